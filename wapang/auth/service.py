@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wapang.auth.errors import InvalidCredentials, InvalidToken
+from wapang.auth.models import BlockedToken
+from wapang.auth.passwords import verify_password
+from wapang.auth.schemas import SignIn, TokenPair
+from wapang.auth.tokens import TokenClaims, TokenService
+from wapang.database import utc_now
+from wapang.users.models import User
+
+
+async def sign_in(session: AsyncSession, tokens: TokenService, credentials: SignIn) -> TokenPair:
+    user = await session.scalar(select(User).where(User.email == credentials.email))
+    stored_hash = user.hashed_password if user else None
+    if not await verify_password(stored_hash, credentials.password) or user is None:
+        raise InvalidCredentials()
+    return tokens.issue_pair(user.id)
+
+
+async def rotate(session: AsyncSession, tokens: TokenService, claims: TokenClaims) -> TokenPair:
+    await block(session, claims)
+    return tokens.issue_pair(claims.subject)
+
+
+async def block(session: AsyncSession, claims: TokenClaims) -> None:
+    """Blocklist a refresh token; a concurrent second use of the same token loses the race."""
+    await session.execute(delete(BlockedToken).where(BlockedToken.expires_at < utc_now()))
+    session.add(BlockedToken(jti=claims.token_id, expires_at=claims.expires_at))
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise InvalidToken() from None

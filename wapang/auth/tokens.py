@@ -1,0 +1,87 @@
+"""HS256 access and refresh tokens: each kind with its own secret, lifetime and `typ` claim."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+import jwt
+
+from wapang.auth.errors import InvalidToken
+from wapang.auth.schemas import TokenPair
+from wapang.config import Settings
+
+ALGORITHM = "HS256"
+
+
+class TokenKind(StrEnum):
+    ACCESS = "access"
+    REFRESH = "refresh"
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    token_id: str
+    expires_at: datetime
+
+
+class TokenService:
+    def __init__(self, settings: Settings) -> None:
+        self._secrets = {
+            TokenKind.ACCESS: settings.access_secret,
+            TokenKind.REFRESH: settings.refresh_secret,
+        }
+        self._lifetimes = {
+            TokenKind.ACCESS: timedelta(minutes=settings.SHORT_SESSION_LIFESPAN),
+            TokenKind.REFRESH: timedelta(minutes=settings.LONG_SESSION_LIFESPAN),
+        }
+
+    def issue_pair(self, user_id: str) -> TokenPair:
+        return TokenPair(
+            access_token=self.issue(user_id, TokenKind.ACCESS),
+            refresh_token=self.issue(user_id, TokenKind.REFRESH),
+        )
+
+    def issue(self, user_id: str, kind: TokenKind) -> str:
+        now = datetime.now(UTC)
+        claims = {
+            "sub": user_id,
+            "exp": int((now + self._lifetimes[kind]).timestamp()),
+            "iat": int(now.timestamp()),
+            # A random id makes every token unique, so a rotated token never equals a blocked one.
+            "jti": uuid.uuid4().hex,
+            "typ": kind.value,
+        }
+        return jwt.encode(claims, self._secrets[kind], algorithm=ALGORITHM)
+
+    def decode(self, token: str, kind: TokenKind) -> TokenClaims:
+        """Verify signature (HS256 only), expiry, required claims and kind; else `InvalidToken`."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secrets[kind],
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "exp"]},
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidToken() from None
+        subject, token_kind = claims.get("sub"), claims.get("typ", kind.value)
+        if not isinstance(subject, str) or token_kind != kind.value:
+            raise InvalidToken()
+        token_id = claims.get("jti")
+        return TokenClaims(
+            subject=subject,
+            token_id=token_id
+            if isinstance(token_id, str) and 0 < len(token_id) <= 64
+            else _fingerprint(token),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+
+
+def _fingerprint(token: str) -> str:
+    """Blocklist key for a validly signed token that carries no `jti`."""
+    return hashlib.sha256(token.encode()).hexdigest()

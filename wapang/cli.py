@@ -1,0 +1,106 @@
+"""The `wapang` command: serve the API, migrate the database, check a configuration."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wapang.config import ConfigError, Dialect, Settings
+
+app = typer.Typer(
+    help="wapang: the commerce API, its HTTPS edge and its delivery tools.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+errors = Console(stderr=True)
+
+EnvFile = Annotated[
+    Path | None,
+    typer.Option("--env-file", help="Read settings from this file as well as the environment."),
+]
+
+
+def load_settings_or_exit(env_file: Path | None = None) -> Settings:
+    """Validated settings, or every problem printed at once and exit code 2."""
+    if env_file is not None and not env_file.is_file():
+        errors.print(f"[red]--env-file {env_file} does not exist.[/red]")
+        raise typer.Exit(2)
+    try:
+        return Settings.load(env_file=env_file if env_file is not None else ".env")
+    except ConfigError as error:
+        errors.print(f"[red]{error.render()}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+
+
+@app.command("check-config")
+def check_config(env_file: EnvFile = None) -> None:
+    """Validate the configuration: list every problem (exit 2) or summarise it (exit 0).
+
+    Secret values are never printed, only whether they are set.
+    """
+    settings = load_settings_or_exit(env_file)
+    table = Table(title="wapang configuration: OK", show_header=False)
+    for name, value in settings.summary().items():
+        table.add_row(name, value)
+    console.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    env_file: EnvFile = None,
+) -> None:
+    """Apply the database migrations to the configured database."""
+    from wapang.migrate import upgrade
+
+    settings = load_settings_or_exit(env_file)
+    upgrade(settings, revision)
+    console.print(f"database migrated to {revision}: {settings.summary()['database']}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips (behind nginx).")
+    ] = True,
+    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies to trust.")] = "127.0.0.1",
+    env_file: EnvFile = None,
+) -> None:
+    """Run the API with uvicorn. On the SQLite default the schema is migrated first."""
+    import uvicorn
+
+    from wapang.migrate import upgrade
+
+    settings = load_settings_or_exit(env_file)
+    if settings.DB_DIALECT is Dialect.SQLITE:
+        upgrade(settings)
+    for name, value in settings.summary().items():
+        console.print(f"{name}: {value}")
+    if settings.uses_generated_secrets:
+        console.print(
+            "[yellow]Running locally with generated development secrets (in .wapang/).[/yellow]"
+        )
+    logging.basicConfig(level=logging.INFO)
+    uvicorn.run(
+        "wapang.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        env_file=str(env_file) if env_file else None,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,153 @@
+"""The database: one engine and session factory per process, built at start-up from Settings."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, String, event, text
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from wapang.config import Dialect as DbDialect
+from wapang.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_id() -> str:
+    """A fresh UUID4 for each row: passed as a callable default, never evaluated once."""
+    return str(uuid.uuid4())
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+IdColumn = String(36)
+INT32_MAX = 2**31 - 1
+
+
+def case_insensitive_text(length: int) -> String:
+    """Unique text compared without case on both backends (MySQL's collation already is)."""
+    return String(length).with_variant(String(length, collation="NOCASE"), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC with microseconds; always read back timezone-aware."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def database_url(settings: Settings) -> URL:
+    if settings.DB_DIALECT is DbDialect.SQLITE:
+        return URL.create(f"sqlite+{settings.async_driver}", database=settings.DB_DATABASE)
+    return URL.create(
+        f"mysql+{settings.async_driver}",
+        username=settings.DB_USER,
+        password=settings.DB_PASSWORD.get_secret_value() or None,
+        host=settings.DB_HOST,
+        port=settings.DB_PORT,
+        database=settings.DB_DATABASE,
+        query={"charset": "utf8mb4"},
+    )
+
+
+def build_engine(settings: Settings) -> AsyncEngine:
+    url = database_url(settings)
+    if settings.DB_DIALECT is DbDialect.SQLITE:
+        return _sqlite_engine(url, settings)
+    return create_async_engine(
+        url,
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_POOL_SIZE,
+        pool_timeout=settings.DB_CONNECT_TIMEOUT,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        isolation_level="READ COMMITTED",
+        connect_args={"connect_timeout": settings.DB_CONNECT_TIMEOUT},
+    )
+
+
+def _sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_size=settings.DB_POOL_SIZE, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _: Any) -> None:
+        # Let SQLAlchemy own transactions, so every one can start as BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        # SQLite cannot upgrade a read transaction to a write one under concurrency without
+        # failing; taking the write lock up front serialises writers instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Database:
+    """The engine and session factory of one process, created once in the app's lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.engine = build_engine(settings)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session)]

@@ -1,0 +1,143 @@
+"""Typed API errors and the one place that turns every failure into the contract's JSON body.
+
+Each domain declares its errors (`users/errors.py`, ...) as subclasses of `ApiError`; handlers
+registered here render them, framework errors (validation, unknown route, wrong method) and
+database outages as `{"error_code": ..., "error_msg": ...}`. Nothing else reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("wapang.errors")
+
+
+class ApiError(Exception):
+    status_code: ClassVar[int]
+    error_code: ClassVar[str]
+    error_msg: ClassVar[str]
+
+    def __init__(self) -> None:
+        super().__init__(f"{self.error_code} {self.error_msg}")
+
+    @classmethod
+    def body(cls) -> dict[str, str]:
+        return {"error_code": cls.error_code, "error_msg": cls.error_msg}
+
+
+class UnexpectedError(ApiError):
+    status_code, error_code, error_msg = 500, "ERR_000", "Unexpected error occurred"
+
+
+class MissingRequiredFields(ApiError):
+    status_code, error_code, error_msg = 400, "ERR_002", "MISSING REQUIRED FIELDS"
+
+
+class InvalidFieldFormat(ApiError):
+    status_code, error_code, error_msg = 400, "ERR_003", "INVALID FIELD FORMAT"
+
+
+# Errors outside the contract's table keep its shape, with the HTTP status as their number.
+class RouteNotFound(ApiError):
+    status_code, error_code, error_msg = 404, "ERR_404", "NOT FOUND"
+
+
+class MethodNotAllowed(ApiError):
+    status_code, error_code, error_msg = 405, "ERR_405", "METHOD NOT ALLOWED"
+
+
+class PayloadTooLarge(ApiError):
+    status_code, error_code, error_msg = 413, "ERR_413", "PAYLOAD TOO LARGE"
+
+
+class ServiceUnavailable(ApiError):
+    status_code, error_code, error_msg = 503, "ERR_503", "SERVICE UNAVAILABLE"
+
+
+def error_response(
+    error: type[ApiError] | ApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
+
+
+def validation_error_class(errors: list[Any]) -> type[ApiError]:
+    """A missing field anywhere wins over every other problem (contract §1.6)."""
+    if any(error.get("type") == "missing" for error in errors):
+        return MissingRequiredFields
+    return InvalidFieldFormat
+
+
+# A validation failure is reported only after authentication passed (contract §1.6). FastAPI
+# parses the JSON body before it runs dependencies, so routes register their authentication
+# here and the validation handler runs it first.
+PreValidationCheck = Callable[[Request], Awaitable[None]]
+
+
+async def _run_pre_validation_check(request: Request) -> None:
+    route = request.scope.get("route")
+    check: PreValidationCheck | None = getattr(route, "pre_validation_check", None)
+    if check is not None:
+        await check(request)
+
+
+HTTP_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    400: InvalidFieldFormat,
+    404: RouteNotFound,
+    405: MethodNotAllowed,
+    413: PayloadTooLarge,
+    503: ServiceUnavailable,
+}
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, error: ApiError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        try:
+            await _run_pre_validation_check(request)
+        except ApiError as auth_error:
+            return error_response(auth_error)
+        return error_response(validation_error_class(list(error.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400:
+            try:
+                await _run_pre_validation_check(request)
+            except ApiError as auth_error:
+                return error_response(auth_error)
+        mapped = HTTP_STATUS_ERRORS.get(error.status_code, UnexpectedError)
+        return error_response(mapped, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def database_unavailable(_: Request, error: Exception) -> JSONResponse:
+        logger.warning("database unavailable: %s", type(error).__name__)
+        return error_response(ServiceUnavailable, headers={"Retry-After": "5"})
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(_: Request, error: DBAPIError) -> JSONResponse:
+        if error.connection_invalidated:
+            logger.warning("database connection lost")
+            return error_response(ServiceUnavailable, headers={"Retry-After": "5"})
+        logger.exception("database error")
+        return error_response(UnexpectedError)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, error: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return error_response(UnexpectedError)

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from wapang.auth.dependencies import CurrentUser
+from wapang.database import SessionDep
+from wapang.items import service
+from wapang.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItemOut
+
+router = APIRouter(prefix="/items", tags=["items"])
+
+# Bounds keep a huge number a format error instead of an overflow in the database driver.
+PriceBound = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+async def add_item(data: ItemCreate, user: CurrentUser, session: SessionDep) -> object:
+    return await service.add_item(session, user, data)
+
+
+@router.get("", response_model=list[ListedItemOut])
+async def search_items(
+    session: SessionDep,
+    store_id: str | None = None,
+    min_price: PriceBound = None,
+    max_price: PriceBound = None,
+    in_stock: bool = False,
+) -> list[ListedItemOut]:
+    where = service.ItemFilter(store_id, min_price, max_price, in_stock)
+    rows = await service.search_items(session, where)
+    return [
+        ListedItemOut(
+            id=item.id,
+            item_name=item.item_name,
+            price=item.price,
+            stock=item.stock,
+            store_id=item.store_id,
+            store_name=store_name,
+        )
+        for item, store_name in rows
+    ]
+
+
+@router.patch("/{item_id}", response_model=ItemOut)
+async def edit_item(
+    item_id: str, data: ItemUpdate, user: CurrentUser, session: SessionDep
+) -> object:
+    return await service.edit_item(session, user, item_id, data)
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_item(item_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    await service.remove_item(session, user, item_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,123 @@
+"""The ASGI application: `uvicorn wapang.main:app` serves the API under /api."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from wapang import health
+from wapang.auth.dependencies import PRE_VALIDATION_CHECKS
+from wapang.auth.router import router as auth_router
+from wapang.auth.tokens import TokenService
+from wapang.carts.router import router as carts_router
+from wapang.config import ConfigError, Settings
+from wapang.database import Database
+from wapang.errors import register_error_handlers
+from wapang.items.router import router as items_router
+from wapang.orders.router import router as orders_router
+from wapang.reviews.router import router as reviews_router
+from wapang.stores.router import router as stores_router
+from wapang.users.router import router as users_router
+
+logger = logging.getLogger("wapang")
+
+API_ROUTERS = (
+    auth_router,
+    users_router,
+    stores_router,
+    items_router,
+    reviews_router,
+    orders_router,
+    carts_router,
+)
+
+
+class StripTrailingSlash:
+    """Answers `/api/users/` as `/api/users` directly: a redirect behind a TLS proxy would
+    send clients to plain http."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = dict(scope, path=path.rstrip("/") or "/")
+            scope["raw_path"] = scope["path"].encode()
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without `settings`, they are loaded and validated when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = settings or _load_settings()
+        app.state.settings = active
+        app.state.database = Database(active)
+        app.state.tokens = TokenService(active)
+        _announce(active)
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="wapang",
+        summary="A small online shop: users, stores, items, reviews, carts and orders.",
+        version="0.1.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    register_error_handlers(app)
+    app.include_router(health.router)
+    for router in API_ROUTERS:
+        _attach_pre_validation_checks(router)
+        app.include_router(router, prefix="/api")
+    app.add_middleware(StripTrailingSlash)
+    return app
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings.load()
+    except ConfigError as error:
+        logger.error("%s", error.render())
+        raise
+
+
+def _announce(settings: Settings) -> None:
+    summary = ", ".join(f"{name}: {value}" for name, value in settings.summary().items())
+    logger.info("wapang starting (%s)", summary)
+    if settings.uses_generated_secrets:
+        logger.warning(
+            "running with generated development secrets (kept in .wapang/); "
+            "set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET for anything but local use"
+        )
+
+
+def _attach_pre_validation_checks(router: APIRouter) -> None:
+    for route in router.routes:
+        if isinstance(route, APIRoute):
+            check = _auth_check(route.dependant)
+            if check is not None:
+                route.pre_validation_check = check  # type: ignore[attr-defined]
+
+
+def _auth_check(dependant: Dependant) -> object | None:
+    if dependant.call in PRE_VALIDATION_CHECKS:
+        return PRE_VALIDATION_CHECKS[dependant.call]
+    for sub in dependant.dependencies:
+        found = _auth_check(sub)
+        if found is not None:
+            return found
+    return None
+
+
+app = create_app()

@@ -1,0 +1,169 @@
+"""Placing, reading and changing orders. Stock moves only inside the order's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from wapang.database import INT32_MAX
+from wapang.errors import InvalidFieldFormat
+from wapang.items.errors import ItemNotFound
+from wapang.items.models import Item
+from wapang.orders.errors import InvalidOrderStatus, NotEnoughStock, NotYourOrder, OrderNotFound
+from wapang.orders.models import Order, OrderLine, OrderStatus
+from wapang.orders.schemas import OrderOut, OrderSummaryOut
+from wapang.pricing import PricedLine, price_lines
+from wapang.stores.models import Store
+from wapang.users.models import User
+
+BIGINT_MAX = 2**63 - 1
+
+
+def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """One line per item, quantities added, in order of first appearance."""
+    merged: dict[str, int] = {}
+    for item_id, quantity in requested:
+        merged[item_id] = merged.get(item_id, 0) + quantity
+    return merged
+
+
+async def place_order(
+    session: AsyncSession, buyer: User, requested: Iterable[tuple[str, int]]
+) -> OrderOut:
+    """All or nothing: every item must exist, then every quantity must be in stock.
+
+    The caller commits; on any error the caller's transaction is rolled back, so nothing changes.
+    """
+    quantities = merge_quantities(requested)
+    await _require_live_items(session, quantities.keys())
+    await _take_stock(session, quantities)
+    lines = await _snapshot(session, quantities)
+    priced = price_lines(lines)
+    if priced.total_price > BIGINT_MAX:
+        raise InvalidFieldFormat()
+    order = Order(buyer_id=buyer.id, total_price=priced.total_price)
+    order.lines = [
+        OrderLine(position=position, **vars(line)) for position, line in enumerate(lines)
+    ]
+    session.add(order)
+    await session.flush()
+    return OrderOut(order_id=order.id, status=order.status, **priced.model_dump())
+
+
+async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) -> None:
+    wanted = set(item_ids)
+    found = await session.scalars(
+        select(Item.id).where(Item.id.in_(wanted), Item.deleted_at.is_(None))
+    )
+    if set(found.all()) != wanted:
+        raise ItemNotFound()
+
+
+async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> None:
+    """Conditional decrements in id order: row locks are always taken in the same order, so
+    concurrent orders serialise without deadlocks and stock can never go below zero."""
+    for item_id in sorted(quantities):
+        quantity = quantities[item_id]
+        result = await session.execute(
+            update(Item)
+            .where(Item.id == item_id, Item.deleted_at.is_(None), Item.stock >= quantity)
+            .values(stock=Item.stock - quantity)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise NotEnoughStock()
+
+
+async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[PricedLine]:
+    rows = await session.execute(
+        select(Item, Store).join(Store, Store.id == Item.store_id).where(Item.id.in_(quantities))
+    )
+    by_id = {item.id: (item, store) for item, store in rows.all()}
+    return [
+        PricedLine(
+            item_id=item_id,
+            item_name=by_id[item_id][0].item_name,
+            price=by_id[item_id][0].price,
+            quantity=quantity,
+            store_id=by_id[item_id][1].id,
+            store_name=by_id[item_id][1].store_name,
+            delivery_fee=by_id[item_id][1].delivery_fee,
+        )
+        for item_id, quantity in quantities.items()
+    ]
+
+
+def order_out(order: Order) -> OrderOut:
+    lines = [
+        PricedLine(
+            item_id=line.item_id,
+            item_name=line.item_name,
+            price=line.price,
+            quantity=line.quantity,
+            store_id=line.store_id,
+            store_name=line.store_name,
+            delivery_fee=line.delivery_fee,
+        )
+        for line in order.lines
+    ]
+    return OrderOut(order_id=order.id, status=order.status, **price_lines(lines).model_dump())
+
+
+async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order:
+    order = await session.get(Order, order_id, options=[selectinload(Order.lines)])
+    if order is None:
+        raise OrderNotFound()
+    if order.buyer_id != buyer.id:
+        raise NotYourOrder()
+    return order
+
+
+async def read_order(session: AsyncSession, buyer: User, order_id: str) -> OrderOut:
+    return order_out(await _own_order(session, buyer, order_id))
+
+
+async def change_status(
+    session: AsyncSession, buyer: User, order_id: str, new_status: OrderStatus
+) -> OrderOut:
+    order = await _own_order(session, buyer, order_id)
+    # Conditional on the current status, so two concurrent cancels restock only once.
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.ORDERED.value)
+        .values(status=new_status.value)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidOrderStatus()
+    if new_status is OrderStatus.CANCELED:
+        await _restock(session, order.lines)
+    await session.commit()
+    await session.refresh(order, attribute_names=["status"])
+    return order_out(order)
+
+
+async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
+    for line in sorted(lines, key=lambda line: line.item_id):
+        await session.execute(
+            update(Item)
+            .where(Item.id == line.item_id, Item.deleted_at.is_(None))
+            .values(
+                stock=case(
+                    (Item.stock > INT32_MAX - line.quantity, INT32_MAX),
+                    else_=Item.stock + line.quantity,
+                )
+            )
+        )
+
+
+async def orders_of(session: AsyncSession, buyer: User) -> list[OrderSummaryOut]:
+    query = (
+        select(Order.id, Order.total_price, Order.status)
+        .where(Order.buyer_id == buyer.id)
+        .order_by(Order.created_at, Order.id)
+    )
+    return [
+        OrderSummaryOut(order_id=order_id, total_price=total, status=status)
+        for order_id, total, status in (await session.execute(query)).all()
+    ]

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wapang.items.models import Item
+from wapang.items.service import get_live_item
+from wapang.reviews.errors import NicknameNotSet, NotYourReview, ReviewAlreadyExists, ReviewNotFound
+from wapang.reviews.models import Review
+from wapang.reviews.schemas import ItemReviewOut, MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
+from wapang.users.models import User
+
+
+def _review_out(review: Review, writer_nickname: str | None, viewer: User | None) -> ReviewOut:
+    shown = ReviewOut(
+        review_id=review.id,
+        item_id=review.item_id,
+        writer_nickname=writer_nickname,
+        rating=review.rating,
+        comment=review.comment,
+    )
+    if viewer is not None:
+        shown.is_writer = review.writer_id == viewer.id
+    return shown
+
+
+def _with_writer() -> Select[Review, str | None]:
+    return select(Review, User.nickname).join(User, User.id == Review.writer_id)
+
+
+async def write_review(
+    session: AsyncSession, writer: User, item_id: str, data: ReviewCreate
+) -> ReviewOut:
+    await get_live_item(session, item_id)
+    if writer.nickname is None:
+        raise NicknameNotSet()
+    taken = select(Review.id).where(Review.writer_id == writer.id, Review.item_id == item_id)
+    if await session.scalar(taken) is not None:
+        raise ReviewAlreadyExists()
+    review = Review(item_id=item_id, writer_id=writer.id, **data.model_dump())
+    session.add(review)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise ReviewAlreadyExists() from None
+    return _review_out(review, writer.nickname, writer)
+
+
+async def item_reviews(
+    session: AsyncSession, item_id: str, viewer: User | None
+) -> list[ItemReviewOut]:
+    await get_live_item(session, item_id)
+    query = _with_writer().where(Review.item_id == item_id).order_by(Review.created_at, Review.id)
+    rows = (await session.execute(query)).all()
+    return [
+        ItemReviewOut.model_validate(
+            _review_out(review, nickname, viewer).model_dump(
+                exclude_unset=True, exclude={"item_id"}
+            )
+        )
+        for review, nickname in rows
+    ]
+
+
+async def read_review(session: AsyncSession, review_id: str, viewer: User | None) -> ReviewOut:
+    row = (await session.execute(_with_writer().where(Review.id == review_id))).first()
+    if row is None:
+        raise ReviewNotFound()
+    review, nickname = row
+    return _review_out(review, nickname, viewer)
+
+
+async def _own_review(session: AsyncSession, writer: User, review_id: str) -> Review:
+    review = await session.get(Review, review_id)
+    if review is None:
+        raise ReviewNotFound()
+    if review.writer_id != writer.id:
+        raise NotYourReview()
+    return review
+
+
+async def edit_review(
+    session: AsyncSession, writer: User, review_id: str, data: ReviewUpdate
+) -> ReviewOut:
+    review = await _own_review(session, writer, review_id)
+    for field, value in data.changes().items():
+        setattr(review, field, value)
+    await session.commit()
+    return _review_out(review, writer.nickname, writer)
+
+
+async def delete_review(session: AsyncSession, writer: User, review_id: str) -> None:
+    review = await _own_review(session, writer, review_id)
+    await session.delete(review)
+    await session.commit()
+
+
+async def reviews_by(session: AsyncSession, writer: User) -> list[MyReviewOut]:
+    query = (
+        select(Review, Item.item_name)
+        .join(Item, Item.id == Review.item_id)
+        .where(Review.writer_id == writer.id)
+        .order_by(Review.created_at, Review.id)
+    )
+    return [
+        MyReviewOut(
+            review_id=review.id,
+            item_id=review.item_id,
+            item_name=item_name,
+            comment=review.comment,
+            rating=review.rating,
+        )
+        for review, item_name in (await session.execute(query)).all()
+    ]

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wapang.stores.errors import (
+    NoStoreOwned,
+    NotYourStore,
+    StoreAlreadyExists,
+    StoreInfoConflict,
+    StoreNotFound,
+)
+from wapang.stores.models import Store
+from wapang.stores.schemas import StoreCreate, StoreUpdate
+from wapang.users.models import User
+
+UNIQUE_FIELDS = ("store_name", "email", "phone_number")
+
+
+async def get_store(session: AsyncSession, store_id: str) -> Store:
+    store = await session.get(Store, store_id)
+    if store is None:
+        raise StoreNotFound()
+    return store
+
+
+async def store_of(session: AsyncSession, owner: User) -> Store | None:
+    return await session.scalar(select(Store).where(Store.owner_id == owner.id))
+
+
+async def require_own_store(session: AsyncSession, owner: User) -> Store:
+    store = await store_of(session, owner)
+    if store is None:
+        raise NoStoreOwned()
+    return store
+
+
+async def open_store(session: AsyncSession, owner: User, data: StoreCreate) -> Store:
+    if await store_of(session, owner) is not None:
+        raise StoreAlreadyExists()
+    values = data.model_dump()
+    await _reject_conflicts(session, values)
+    store = Store(owner_id=owner.id, **values)
+    session.add(store)
+    try:
+        await session.commit()
+    except IntegrityError:
+        # Unique indexes settle races: tell a second store of the owner from a clash of data.
+        await session.rollback()
+        if await store_of(session, owner) is not None:
+            raise StoreAlreadyExists() from None
+        raise StoreInfoConflict() from None
+    return store
+
+
+async def edit_store(session: AsyncSession, owner: User, store_id: str, data: StoreUpdate) -> Store:
+    store = await get_store(session, store_id)
+    if store.owner_id != owner.id:
+        raise NoStoreOwned() if await store_of(session, owner) is None else NotYourStore()
+    changes = data.changes()
+    await _reject_conflicts(session, changes, except_store=store.id)
+    for field, value in changes.items():
+        setattr(store, field, value)
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise StoreInfoConflict() from None
+    return store
+
+
+async def _reject_conflicts(
+    session: AsyncSession, values: dict[str, Any], except_store: str | None = None
+) -> None:
+    conditions = [getattr(Store, name) == values[name] for name in UNIQUE_FIELDS if name in values]
+    if not conditions:
+        return
+    query = select(Store.id).where(or_(*conditions))
+    if except_store is not None:
+        query = query.where(Store.id != except_store)
+    if await session.scalar(query.limit(1)) is not None:
+        raise StoreInfoConflict()

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wapang.auth.passwords import hash_password
+from wapang.users.errors import EmailAlreadyExists
+from wapang.users.models import User
+from wapang.users.schemas import ProfileUpdate, SignUp
+
+
+async def _email_taken(session: AsyncSession, email: str, except_user: str | None = None) -> bool:
+    query = select(User.id).where(User.email == email)
+    if except_user is not None:
+        query = query.where(User.id != except_user)
+    return await session.scalar(query.limit(1)) is not None
+
+
+async def sign_up(session: AsyncSession, data: SignUp) -> User:
+    if await _email_taken(session, data.email):
+        raise EmailAlreadyExists()
+    user = User(email=data.email, hashed_password=await hash_password(data.password))
+    session.add(user)
+    await _commit_or_conflict(session)
+    return user
+
+
+async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate) -> User:
+    changes = data.changes()
+    if "email" in changes and await _email_taken(session, changes["email"], except_user=user.id):
+        raise EmailAlreadyExists()
+    for field, value in changes.items():
+        setattr(user, field, value)
+    await _commit_or_conflict(session)
+    return user
+
+
+async def _commit_or_conflict(session: AsyncSession) -> None:
+    """The unique index settles a race between two requests for the same e-mail."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        raise EmailAlreadyExists() from None
