@@ -76,7 +76,9 @@ def mariadb_database() -> Iterator[str]:
     connection = _admin_connection()
     try:
         with connection.cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+            cursor.execute(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
         yield name
     finally:
         with connection.cursor() as cursor:

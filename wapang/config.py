@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     )
     DB_POOL_SIZE: int = Field(10, ge=1, le=200, description="connections kept per process")
     DB_CONNECT_TIMEOUT: int = Field(5, ge=1, le=60, description="seconds before a DB call is 503")
+    REQUEST_TIMEOUT: float = Field(
+        30, gt=0, le=600, description="seconds before a request still waiting is answered 503"
+    )
     ACCESS_TOKEN_SECRET: SecretStr | None = Field(None, description="HS256 key, >= 32 bytes")
     REFRESH_TOKEN_SECRET: SecretStr | None = Field(
         None, description="HS256 key, >= 32 bytes, differs from ACCESS_TOKEN_SECRET"
@@ -117,7 +120,7 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, env_file: str | Path | None = ".env", **overrides: Any) -> Self:
-        """Read, validate and complete the settings, or raise one `ConfigError` naming all problems."""
+        """Read, validate and complete the settings, or raise one `ConfigError` naming all."""
         source = f"the environment and {env_file}" if env_file else "the environment"
         try:
             settings = cls(_env_file=env_file, **overrides)
@@ -207,11 +210,11 @@ class Settings(BaseSettings):
 
     def summary(self) -> dict[str, str]:
         """What `check-config` and the start-up log show: no secret values, only their state."""
-        database = (
-            f"sqlite file {self.DB_DATABASE}"
-            if self.DB_DIALECT is Dialect.SQLITE
-            else f"mysql+{self.async_driver} {self.DB_USER}@{self.DB_HOST}:{self.DB_PORT}/{self.DB_DATABASE}"
-        )
+        if self.DB_DIALECT is Dialect.SQLITE:
+            database = f"sqlite file {self.DB_DATABASE}"
+        else:
+            server = f"{self.DB_USER}@{self.DB_HOST}:{self.DB_PORT}"
+            database = f"mysql+{self.async_driver} {server}/{self.DB_DATABASE}"
         secrets_state = "generated for development" if self.uses_generated_secrets else "set"
         return {
             "environment": self.ENV.value,
@@ -246,9 +249,8 @@ def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
     if any(marker in secret.lower() for marker in PLACEHOLDER_MARKERS):
         return [f"{name} looks like a placeholder: {fix}."]
     if len(secret.encode()) < MIN_SECRET_BYTES:
-        return [
-            f"{name} is too weak ({len(secret.encode())} bytes, HS256 needs >= {MIN_SECRET_BYTES}): {fix}."
-        ]
+        size = len(secret.encode())
+        return [f"{name} is too weak ({size} bytes, HS256 needs >= {MIN_SECRET_BYTES}): {fix}."]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang import health
 from wapang.auth.dependencies import PRE_VALIDATION_CHECKS
@@ -18,7 +19,7 @@ from wapang.auth.tokens import TokenService
 from wapang.carts.router import router as carts_router
 from wapang.config import ConfigError, Settings
 from wapang.database import Database
-from wapang.errors import register_error_handlers
+from wapang.errors import ServiceUnavailable, error_response, register_error_handlers
 from wapang.items.router import router as items_router
 from wapang.orders.router import router as orders_router
 from wapang.reviews.router import router as reviews_router
@@ -53,6 +54,40 @@ class StripTrailingSlash:
         await self.app(scope, receive, send)
 
 
+class RequestDeadline:
+    """Answers a JSON 503 when a request is still waiting after REQUEST_TIMEOUT seconds.
+
+    A database that accepts connections but never answers would otherwise hang every request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        seconds = scope["app"].state.settings.REQUEST_TIMEOUT
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            async with asyncio.timeout(seconds):
+                await self.app(scope, receive, tracking_send)
+        except TimeoutError:
+            if response_started:
+                raise
+            logger.warning(
+                "request timed out after %ss: %s %s", seconds, scope["method"], scope["path"]
+            )
+            response = error_response(ServiceUnavailable, headers={"Retry-After": "5"})
+            await response(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without `settings`, they are loaded and validated when it starts."""
 
@@ -80,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         _attach_pre_validation_checks(router)
         app.include_router(router, prefix="/api")
+    app.add_middleware(RequestDeadline)
     app.add_middleware(StripTrailingSlash)
     return app
 

@@ -11,6 +11,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
 
 from wapang.auth.errors import BadAuthorizationHeader, InvalidToken, Unauthenticated
 from wapang.auth.models import BlockedToken
@@ -18,8 +19,16 @@ from wapang.auth.tokens import TokenClaims, TokenKind, TokenService
 from wapang.database import Database, SessionDep
 from wapang.users.models import User
 
-# Documents the header in OpenAPI; the parsing below is ours, so the contract's errors apply.
-authorization_header = APIKeyHeader(name="Authorization", auto_error=False)
+
+class _RawHeader(APIKeyHeader):
+    """Documents the header in OpenAPI; the parsing below is ours, so the contract's errors apply.
+    Unlike `APIKeyHeader` it keeps an empty value: `Authorization:` is malformed, not absent."""
+
+    async def __call__(self, request: HTTPConnection) -> str | None:
+        return request.headers.get(self.model.name)
+
+
+authorization_header = _RawHeader(name="Authorization", auto_error=False)
 AuthorizationHeader = Annotated[str | None, Security(authorization_header)]
 
 

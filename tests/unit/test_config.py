@@ -1,0 +1,145 @@
+"""The settings model: every problem at once, with the fix; local defaults; driver names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wapang.config import ConfigError, Settings
+
+STRONG_ACCESS = "k" * 20 + "3vT9qLx2mZp8RwYb4NcD"
+STRONG_REFRESH = "r" * 20 + "7HsK1fGj5LmQ9WeT2xVb"
+
+PRODUCTION = {
+    "ENV": "prod",
+    "DB_DIALECT": "mysql",
+    "DB_HOST": "db.internal",
+    "DB_USER": "wapang",
+    "DB_PASSWORD": "s3cret-password",
+    "DB_DATABASE": "wapang",
+    "ACCESS_TOKEN_SECRET": STRONG_ACCESS,
+    "REFRESH_TOKEN_SECRET": STRONG_REFRESH,
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No variable of the developer's shell or .env leaks into these tests."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def load(**values: object) -> Settings:
+    return Settings.load(env_file=None, **values)
+
+
+def problems_of(**values: object) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        load(**values)
+    return raised.value.problems
+
+
+def test_complete_production_settings_load() -> None:
+    settings = load(**PRODUCTION)
+    assert settings.async_driver == "asyncmy"
+    assert not settings.uses_generated_secrets
+
+
+def test_empty_production_config_names_every_missing_setting_at_once() -> None:
+    problems = problems_of(ENV="prod", DB_DIALECT="mysql")
+    text = "\n".join(problems)
+    for name in ("DB_HOST", "DB_USER", "DB_PASSWORD", "DB_DATABASE"):
+        assert f"{name} is missing" in text
+    assert "ACCESS_TOKEN_SECRET is missing" in text
+    assert "REFRESH_TOKEN_SECRET is missing" in text
+    assert "secrets.token_urlsafe" in text, "the message says how to fix it"
+
+
+def test_the_seeds_missing_variables_are_reported_together() -> None:
+    """The seed's 502: DB_DIALECT, DB_DRIVER and DB_DATABASE never reached the container."""
+    values = {**PRODUCTION}
+    del values["DB_DATABASE"], values["ACCESS_TOKEN_SECRET"], values["REFRESH_TOKEN_SECRET"]
+    problems = problems_of(**values)
+    assert len(problems) == 3
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("short-but-random-Xq9", "too weak"),
+        ("changeme-changeme-changeme-changeme-0001", "placeholder"),
+        ("your-secret-here-your-secret-here-your-secret", "placeholder"),
+    ],
+)
+def test_weak_or_placeholder_secret_is_refused_in_production(secret: str, reason: str) -> None:
+    problems = problems_of(**{**PRODUCTION, "ACCESS_TOKEN_SECRET": secret})
+    assert len(problems) == 1
+    assert "ACCESS_TOKEN_SECRET" in problems[0]
+    assert reason in problems[0]
+    assert secret not in problems[0], "a secret value never appears in an error"
+
+
+def test_equal_secrets_are_refused_in_production() -> None:
+    problems = problems_of(**{**PRODUCTION, "REFRESH_TOKEN_SECRET": STRONG_ACCESS})
+    assert len(problems) == 1
+    assert "are equal" in problems[0]
+
+
+def test_sqlite_is_refused_in_production() -> None:
+    problems = problems_of(**{**PRODUCTION, "DB_DIALECT": "sqlite"})
+    assert any("DB_DIALECT must be mysql" in problem for problem in problems)
+
+
+def test_invalid_values_are_listed_with_what_is_expected() -> None:
+    problems = problems_of(ENV="staging", DB_DIALECT="postgres", DB_PORT="eighty")
+    names = sorted(problem.split(":")[0] for problem in problems)
+    assert names == ["DB_DIALECT", "DB_PORT", "ENV"]
+    assert any("mysql | sqlite" in problem for problem in problems)
+
+
+def test_message_lists_each_problem_on_its_own_line() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(ENV="prod", DB_DIALECT="mysql")
+    rendered = raised.value.render()
+    assert rendered.startswith("wapang cannot start: 6 configuration problem(s)")
+    assert rendered.count("\n  - ") == 6
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [("pymysql", "aiomysql"), ("aiomysql", "aiomysql"), ("asyncmy", "asyncmy")],
+)
+def test_mysql_driver_names_map_to_async_drivers(driver: str, expected: str) -> None:
+    assert load(**{**PRODUCTION, "DB_DRIVER": driver}).async_driver == expected
+
+
+def test_unknown_driver_is_a_problem() -> None:
+    problems = problems_of(**{**PRODUCTION, "DB_DRIVER": "mysqlclient"})
+    assert len(problems) == 1
+    assert "DB_DRIVER='mysqlclient'" in problems[0]
+
+
+def test_no_configuration_runs_locally_on_sqlite_with_persisted_dev_secrets(tmp_path: Path) -> None:
+    first = load()
+    second = load()
+    assert first.DB_DATABASE == ".wapang/wapang.db"
+    assert first.uses_generated_secrets
+    assert first.access_secret == second.access_secret, "tokens survive a restart"
+    assert first.access_secret != first.refresh_secret
+    secrets_file = tmp_path / ".wapang" / "dev-secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_env_file_values_are_read(tmp_path: Path) -> None:
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("\n".join(f"{name}={value}" for name, value in PRODUCTION.items()))
+    settings = Settings.load(env_file=env_file)
+    assert settings.DB_HOST == "db.internal"
+
+
+def test_summary_never_contains_secret_values() -> None:
+    summary = str(load(**PRODUCTION).summary())
+    assert STRONG_ACCESS not in summary
+    assert "s3cret-password" not in summary
