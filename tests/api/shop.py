@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from dataclasses import dataclass
@@ -78,7 +79,9 @@ class Shopper:
         return await self.request("POST", "/api/orders", json=body)
 
 
-async def sign_up(http: httpx.AsyncClient, email: str | None = None, password: str = PASSWORD) -> Shopper:
+async def sign_up(
+    http: httpx.AsyncClient, email: str | None = None, password: str = PASSWORD
+) -> Shopper:
     email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
     created = await http.post("/api/users", json={"email": email, "password": password})
     assert created.status_code == 201, created.text
@@ -91,3 +94,113 @@ async def sign_up(http: httpx.AsyncClient, email: str | None = None, password: s
         access_token=tokens.json()["access_token"],
         refresh_token=tokens.json()["refresh_token"],
     )
+
+
+# --- helpers for the item, review, order and cart tests --------------------------------------
+
+# (id, Authorization header or None, status, error_code, error_msg): §1.4 in its order.
+AUTH_FAILURES: list[tuple[str, str | None, int, str, str]] = [
+    ("absent", None, 401, "ERR_005", "UNAUTHENTICATED"),
+    ("bare-token", "abc.def.ghi", 400, "ERR_006", "BAD AUTHORIZATION HEADER"),
+    ("other-scheme", "Basic abc", 400, "ERR_006", "BAD AUTHORIZATION HEADER"),
+    ("extra-part", "Bearer abc def", 400, "ERR_006", "BAD AUTHORIZATION HEADER"),
+    ("forged-token", "Bearer not-a-jwt", 401, "ERR_007", "INVALID TOKEN"),
+]
+
+UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
+def missing_id() -> str:
+    """A well-formed id that names nothing."""
+    return str(uuid.uuid4())
+
+
+async def sign_up_many(http: httpx.AsyncClient, count: int) -> list[Shopper]:
+    """Several users at once (the password hashing runs in worker threads)."""
+    return list(await asyncio.gather(*(sign_up(http) for _ in range(count))))
+
+
+async def open_shop(
+    http: httpx.AsyncClient, *items: tuple[str, int, int], delivery_fee: int = 3000
+) -> tuple[Shopper, dict[str, Any], list[dict[str, Any]]]:
+    """A new seller with a store and the given (name, price, stock) items, added in order."""
+    seller = await sign_up(http)
+    store = await seller.open_store(delivery_fee=delivery_fee)
+    added = [await seller.add_item(name, price, stock) for name, price, stock in items]
+    return seller, store, added
+
+
+async def listed_item(http: httpx.AsyncClient, item_id: str) -> dict[str, Any] | None:
+    """The item as `GET /api/items` lists it, or None when it is not listed."""
+    response = await http.get("/api/items")
+    assert response.status_code == 200, response.text
+    return next((item for item in response.json() if item["id"] == item_id), None)
+
+
+async def stock_of(http: httpx.AsyncClient, item_id: str) -> int:
+    item = await listed_item(http, item_id)
+    assert item is not None, f"item {item_id} is not listed"
+    stock: int = item["stock"]
+    return stock
+
+
+async def set_cart_line(shopper: Shopper, item_id: str, quantity: int) -> httpx.Response:
+    return await shopper.request(
+        "PATCH", "/api/carts", json={"item_id": item_id, "quantity": quantity}
+    )
+
+
+async def my_orders(shopper: Shopper) -> list[dict[str, Any]]:
+    response = await shopper.request("GET", "/api/users/me/orders")
+    assert response.status_code == 200, response.text
+    orders: list[dict[str, Any]] = response.json()
+    return orders
+
+
+def app_database(http: httpx.AsyncClient) -> Any:
+    """The in-process app's `Database`, for reading or changing rows behind the API's back."""
+    return http._transport.app.state.database  # type: ignore[attr-defined]
+
+
+def app_settings(http: httpx.AsyncClient) -> Any:
+    return http._transport.app.state.settings  # type: ignore[attr-defined]
+
+
+async def execute(http: httpx.AsyncClient, statement: Any) -> None:
+    """Run one SQLAlchemy statement (update, delete, ...) on the app's database and commit."""
+    async with app_database(http).sessions() as session:
+        await session.execute(statement)
+        await session.commit()
+
+
+async def fetch(http: httpx.AsyncClient, statement: Any) -> list[Any]:
+    """The rows a SQLAlchemy select returns on the app's database."""
+    async with app_database(http).sessions() as session:
+        return list((await session.execute(statement)).all())
+
+
+async def register(http: httpx.AsyncClient, email: str | None = None) -> dict[str, Any]:
+    """Sign up only (no sign-in): the created User."""
+    email = email or f"user-{uuid.uuid4().hex[:10]}@example.com"
+    created = await http.post("/api/users", json={"email": email, "password": PASSWORD})
+    assert created.status_code == 201, created.text
+    user: dict[str, Any] = created.json()
+    return user
+
+
+def forge_token(secret: str, algorithm: str = "HS256", **claims: Any) -> str:
+    """A JWT with exactly these claims, e.g. `forge_token(key, sub=id, exp=now + 60)`."""
+    import jwt
+
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def unsigned_token(**claims: Any) -> str:
+    """A JWT with `alg: none` and an empty signature."""
+    import base64
+    import json
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
