@@ -11,10 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from wapang.config import ConfigError, Dialect, Settings
+from wapang.edge.cli import app as certs_app
 
 app = typer.Typer(
     help="wapang: the commerce API, its HTTPS edge and its delivery tools.", no_args_is_help=True
 )
+app.add_typer(certs_app, name="certs")
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

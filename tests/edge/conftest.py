@@ -1,0 +1,223 @@
+"""Fixtures: pebble-challtestsrv, two pebbles (production + "staging"), an upstream app and a
+fresh nginx per test, all on loopback ports, all stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.requirements import require as require_available
+from wapang.edge.certbot import resolve_binary
+from wapang.edge.errors import CertbotNotFound
+from wapang.edge.manager import Manager
+from wapang.edge.nginx import write_loopback_config
+from wapang.edge.settings import EdgeSettings
+
+from .rig import (
+    LOOPBACK,
+    Edge,
+    Pebble,
+    Service,
+    free_port,
+    make_pebble_tls,
+    make_private_dir,
+    require,
+    run_entrypoint_scripts,
+    start_pebble,
+    wait_for_port,
+)
+
+UPSTREAM_APP = Path(__file__).with_name("upstream_app.py")
+
+
+@dataclass
+class Rig:
+    root: Path
+    binaries: dict[str, str]
+    certbot: str
+    ca_file: Path
+    http_port: int
+    https_port: int
+    upstream_port: int
+    production: Pebble
+    staging: Pebble
+    production_root: Path
+
+
+@pytest.fixture(scope="session")
+def rig_binaries() -> dict[str, str]:
+    binaries = require("nginx", "pebble", "pebble-challtestsrv", "openssl")
+    try:
+        binaries["certbot"] = resolve_binary(None)
+    except CertbotNotFound:
+        require_available(False, "certbot (uv sync with the 'edge' group)")
+    return binaries
+
+
+@pytest.fixture(scope="session")
+def rig(rig_binaries: dict[str, str]) -> Iterator[Rig]:
+    root = Path(tempfile.mkdtemp(prefix="wapang-edge-"))
+    root.chmod(0o755)  # nginx workers (nobody, when run as root) read the webroots below
+    services: list[Service] = []
+    try:
+        ca_file = make_pebble_tls(root / "pki")
+        http_port, https_port, dns_port, cts_port = (free_port() for _ in range(4))
+        # challtestsrv: DNS only, every name -> 127.0.0.1, no AAAA (G1), no own responders (G4)
+        challtestsrv = Service.start(
+            "challtestsrv",
+            [
+                "pebble-challtestsrv",
+                "-defaultIPv4",
+                LOOPBACK,
+                "-defaultIPv6",
+                "",
+                "-dns01",
+                f"{LOOPBACK}:{dns_port}",
+                "-http01",
+                "",
+                "-https01",
+                "",
+                "-tlsalpn01",
+                "",
+                "-management",
+                f"{LOOPBACK}:{cts_port}",
+            ],
+            root / "challtestsrv.log",
+        )
+        services.append(challtestsrv)
+        wait_for_port(dns_port, challtestsrv.process, "challtestsrv")
+        production = start_pebble("pebble", root, root / "pki", ca_file, http_port, dns_port)
+        services.append(production.service)
+        staging = start_pebble("pebble-staging", root, root / "pki", ca_file, http_port, dns_port)
+        services.append(staging.service)
+        upstream_port = free_port()
+        upstream = Service.start(
+            "upstream", [sys.executable, str(UPSTREAM_APP), str(upstream_port)], root / "up.log"
+        )
+        services.append(upstream)
+        wait_for_port(upstream_port, upstream.process, "upstream")
+        production_root = root / "pebble-root.pem"
+        production_root.write_text(production.root_pem)
+        yield Rig(
+            root=root,
+            binaries=rig_binaries,
+            certbot=rig_binaries["certbot"],
+            ca_file=ca_file,
+            http_port=http_port,
+            https_port=https_port,
+            upstream_port=upstream_port,
+            production=production,
+            staging=staging,
+            production_root=production_root,
+        )
+    finally:
+        for service in reversed(services):
+            service.stop()
+        if not os.environ.get("WAPANG_EDGE_KEEP"):
+            shutil.rmtree(root, ignore_errors=True)
+
+
+EdgeFactory = Callable[..., Edge]
+
+
+@pytest.fixture
+def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]:
+    """make_edge(domain=..., **settings) -> a running nginx (placeholder cert) + settings."""
+    started: list[Edge] = []
+    counter = iter(range(100))
+
+    def factory(domain: str | None = None, shell_bootstrap: bool = False, **overrides: Any) -> Edge:
+        name = f"{request.node.name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
+        base = make_private_dir(rig.root, name)
+        values: dict[str, Any] = {
+            "domains": [domain or f"{name.lower().replace('_', '-')}.wapang.test"],
+            "acme_server": rig.production.directory_url,
+            "acme_staging_server": rig.staging.directory_url,
+            "acme_ca_bundle": rig.ca_file,
+            "certbot_bin": rig.certbot,
+            "certbot_config_dir": base / "letsencrypt",
+            "certbot_work_dir": base / "certbot-work",
+            "certbot_logs_dir": base / "certbot-logs",
+            "certbot_timeout_seconds": 120,
+            "webroot": make_private_dir(base, "webroot"),
+            "upstream": f"{LOOPBACK}:{rig.upstream_port}",
+            "listen_address": LOOPBACK,
+            "http_port": rig.http_port,
+            "https_port": rig.https_port,
+            "nginx_reload": "command",
+            "nginx_bin": rig.binaries["nginx"],
+            "nginx_prefix": base / "nginx",
+            "nginx_conf": base / "nginx" / "conf" / "nginx.conf",
+            "verify_host": LOOPBACK,
+        }
+        values.update(overrides)
+        settings = EdgeSettings(**values)
+        if shell_bootstrap:  # the image's entrypoint scripts, as the nginx container runs them
+            run_entrypoint_scripts(settings)
+        else:  # the same, in Python: placeholder first
+            Manager(settings).bootstrap()
+        write_loopback_config(settings, base / "nginx")
+        edge = Edge(settings, base / "nginx", _start_nginx(settings, base), rig.production_root)
+        started.append(edge)
+        wait_for_port(rig.https_port, edge.nginx.process, "nginx")
+        return edge
+
+    yield factory
+    for edge in started:
+        edge.nginx.stop()
+
+
+def _start_nginx(settings: EdgeSettings, base: Path) -> Service:
+    prefix = base / "nginx"
+    return Service.start(
+        "nginx",
+        [
+            settings.nginx_bin,
+            "-p",
+            str(prefix),
+            "-e",
+            str(prefix / "logs" / "error.log"),
+            "-c",
+            str(settings.nginx_conf),
+            "-g",
+            "daemon off;",
+        ],
+        base / "nginx.out",
+        stop_signal=signal.SIGQUIT,  # graceful: the next test's nginx reuses the ports
+    )
+
+
+SHARED_DOMAIN = "issued.wapang.test"
+
+
+@pytest.fixture
+def issued_edge(make_edge: EdgeFactory, rig: Rig) -> Edge:
+    """An edge already serving a production certificate. The first use issues it (dry run,
+    order, renewal proof: ~8 s); later uses copy that certbot state into their own dirs, so
+    tests that start from "issued" do not each pay for a new issuance."""
+    edge = make_edge(domain=SHARED_DOMAIN)
+    config_dir = edge.settings.certbot_config_dir
+    cache, base_file = rig.root / "issued-cache", rig.root / "issued-cache.base"
+    if not cache.exists():
+        outcome = Manager(edge.settings).ensure()
+        assert outcome.action == "issued", outcome
+        shutil.copytree(config_dir, cache, symlinks=True)
+        base_file.write_text(str(config_dir.parent))
+        return edge
+    shutil.rmtree(config_dir)
+    shutil.copytree(cache, config_dir, symlinks=True)
+    # renewal confs hold absolute paths (archive, live, webroot): move them to this test's dirs
+    renewal = edge.settings.renewal_conf
+    renewal.write_text(renewal.read_text().replace(base_file.read_text(), str(config_dir.parent)))
+    outcome = Manager(edge.settings).ensure()  # nothing to order; nginx switched to the cert
+    assert outcome.action == "activated", outcome
+    return edge

@@ -1,0 +1,286 @@
+"""Loopback test rig: free ports, a TLS CA for pebble, and processes stopped by PID.
+
+Follows /work/shared/notes/acme-loopback.md (gotchas G1-G14 referenced where they apply).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from ipaddress import IPv4Address
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.requirements import require as require_available
+from wapang.edge.settings import EdgeSettings
+
+LOOPBACK = "127.0.0.1"
+
+
+def require(*binaries: str) -> dict[str, str]:
+    """Absolute paths of the binaries; a missing one fails under CI and skips elsewhere."""
+    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"  # nginx is in /usr/sbin (G12)
+    found = {name: shutil.which(name, path=search) for name in binaries}
+    missing = sorted(name for name, path in found.items() if path is None)
+    require_available(not missing, f"{', '.join(missing)} (edge tests)")
+    return {name: path for name, path in found.items() if path}
+
+
+def free_port() -> int:
+    """A port free for TCP and UDP on loopback (the DNS mock needs both)."""
+    while True:
+        with socket.socket() as tcp:
+            tcp.bind((LOOPBACK, 0))
+            port = int(tcp.getsockname()[1])
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind((LOOPBACK, port))
+        except OSError:
+            continue
+        return port
+
+
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 15
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early with {process.returncode}")
+        try:
+            with socket.create_connection((LOOPBACK, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not open port {port} within {timeout}s")
+
+
+@dataclass
+class Service:
+    """A server we started; stopped by its own PID only."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    stop_signal: int = signal.SIGTERM
+
+    @classmethod
+    def start(
+        cls,
+        name: str,
+        args: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+    ) -> Service:
+        handle = log.open("wb")
+        process = subprocess.Popen(
+            args, stdout=handle, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
+        )
+        handle.close()
+        return cls(name, process, log, stop_signal)
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.kill(self.process.pid, self.stop_signal)
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=5)
+
+
+# ---- PKI for pebble's own HTTPS listeners (the Debian package ships none: G5) -------------
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def make_pebble_tls(directory: Path) -> Path:
+    """CA + leaf for 127.0.0.1; returns the CA file certbot must trust (REQUESTS_CA_BUNDLE)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wapang test pebble TLS CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address(LOOPBACK))]
+            ),
+            False,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "pebble.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    _write_key(directory / "pebble.key", leaf_key)
+    return directory / "ca.pem"
+
+
+# ---- pebble -------------------------------------------------------------------------------
+
+
+@dataclass
+class Pebble:
+    service: Service
+    directory_url: str
+    management_port: int
+    ca_file: Path
+    root_pem: str = ""
+    intermediate_cn: str = ""
+
+    def fetch(self, path: str) -> str:
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        url = f"https://{LOOPBACK}:{self.management_port}{path}"
+        with urllib.request.urlopen(url, context=context, timeout=5) as response:
+            return str(response.read().decode())
+
+
+def start_pebble(
+    name: str, work: Path, tls_dir: Path, ca_file: Path, http_port: int, dns_port: int
+) -> Pebble:
+    acme_port, mgmt_port = free_port(), free_port()
+    config = {
+        "pebble": {
+            "listenAddress": f"{LOOPBACK}:{acme_port}",
+            "managementListenAddress": f"{LOOPBACK}:{mgmt_port}",
+            "certificate": str(tls_dir / "pebble.pem"),
+            "privateKey": str(tls_dir / "pebble.key"),
+            "httpPort": http_port,  # == nginx's HTTP port: where HTTP-01 is validated
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": False,
+            "certificateValidityPeriod": 7776000,  # 90 days like Let's Encrypt (G8)
+        }
+    }
+    config_file = work / f"{name}-config.json"
+    config_file.write_text(json.dumps(config))
+    env = dict(os.environ)
+    env.update({"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"})
+    service = Service.start(
+        name,
+        ["pebble", "-config", str(config_file), "-dnsserver", f"{LOOPBACK}:{dns_port}"],
+        work / f"{name}.log",
+        env=env,
+    )
+    wait_for_port(acme_port, service.process, name)
+    wait_for_port(mgmt_port, service.process, name)
+    pebble = Pebble(service, f"https://{LOOPBACK}:{acme_port}/dir", mgmt_port, ca_file)
+    pebble.root_pem = pebble.fetch("/roots/0")
+    intermediate = x509.load_pem_x509_certificate(pebble.fetch("/intermediates/0").encode())
+    cn = intermediate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+    pebble.intermediate_cn = str(cn)
+    return pebble
+
+
+# ---- per-test edge (nginx + settings) -----------------------------------------------------
+
+
+@dataclass
+class Edge:
+    settings: EdgeSettings
+    prefix: Path
+    nginx: Service
+    root_ca: Path  # trust anchor for clients: pebble's issuing root
+    extra: dict[str, object] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """The settings as environment variables, for manager subprocesses."""
+        return settings_env(self.settings)
+
+
+def settings_env(settings: EdgeSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    for name, value in settings.model_dump().items():
+        if value is None:
+            env.pop(name.upper(), None)
+            continue
+        env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
+    return env
+
+
+def make_private_dir(parent: Path, name: str) -> Path:
+    """nginx workers run as nobody when the tests run as root: directories must be 0755."""
+    path = parent / name
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o755)
+    return path
+
+
+ENTRYPOINT_D = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "entrypoint.d"
+
+
+def shell_edge_variables(env: dict[str, str]) -> dict[str, str]:
+    """The EDGE_* values 05-wapang-edge-env.envsh exports for this environment."""
+    script = ENTRYPOINT_D / "05-wapang-edge-env.envsh"
+    result = subprocess.run(
+        ["sh", "-c", f'. "{script}" && env'],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    pairs = (line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    return {key: value for key, value in pairs if key.startswith("EDGE_")}
+
+
+def run_entrypoint_scripts(settings: EdgeSettings) -> None:
+    """05 (env) then 40 (placeholder), as /docker-entrypoint.sh would; the watcher is started
+    separately by the test so that it can be stopped by PID."""
+    script = f'. "{ENTRYPOINT_D}/05-wapang-edge-env.envsh" && "{ENTRYPOINT_D}/40-wapang-certs.sh"'
+    env = settings_env(settings) | {"EDGE_START_WATCHER": "0"}
+    subprocess.run(["sh", "-c", script], env=env, check=True, timeout=30, capture_output=True)

@@ -1,0 +1,110 @@
+"""The "a third of the lifetime left" decision, staging detection, rendering and settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from wapang.edge.certificates import CertInfo, load_cert, needs_order, write_placeholder
+from wapang.edge.errors import EdgeConfigError, TemplateError
+from wapang.edge.nginx import TEMPLATE_DIR, render_template, template_variables
+from wapang.edge.settings import DEFAULT_STAGING_ISSUER_PATTERN, EdgeSettings, load_settings
+
+ISSUED = datetime(2026, 11, 1, tzinfo=UTC)
+NAMES = {"api.example.com", "www.example.com"}
+
+
+def cert(issuer: str = "CN=R11,O=Let's Encrypt,C=US", names: set[str] = NAMES) -> CertInfo:
+    return CertInfo(
+        names=frozenset(names),
+        issuer=issuer,
+        subject="CN=api.example.com",
+        serial=0x1234,
+        not_before=ISSUED,
+        not_after=ISSUED + timedelta(days=90),
+    )
+
+
+def test_no_order_while_more_than_a_third_of_the_lifetime_is_left() -> None:
+    assert needs_order(cert(), NAMES, ISSUED + timedelta(days=59)) is None
+    assert needs_order(cert(), NAMES, ISSUED + timedelta(days=60)) is not None  # 30 of 90 left
+    assert "expired" in str(needs_order(cert(), NAMES, ISSUED + timedelta(days=91)))
+    assert cert().renew_at == ISSUED + timedelta(days=60)
+
+
+def test_short_lifetimes_scale_the_window() -> None:
+    six_days = CertInfo(frozenset(NAMES), "CN=E7", "CN=x", 1, ISSUED, ISSUED + timedelta(days=6))
+    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=3)) is None
+    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=4, hours=1)) is not None
+
+
+def test_an_order_is_needed_for_a_missing_cert_or_other_names() -> None:
+    assert needs_order(None, NAMES, ISSUED) == "no certificate"
+    assert "names differ" in str(needs_order(cert(names={"api.example.com"}), NAMES, ISSUED))
+
+
+def test_staging_issuers_are_recognised_by_the_default_pattern() -> None:
+    assert cert("CN=(STAGING) Ersatz Edamame E1,O=(STAGING) Let's Encrypt").is_staging(
+        DEFAULT_STAGING_ISSUER_PATTERN
+    )
+    assert cert("CN=Fake LE Intermediate X1").is_staging(DEFAULT_STAGING_ISSUER_PATTERN)
+    assert not cert().is_staging(DEFAULT_STAGING_ISSUER_PATTERN)
+
+
+def test_placeholder_is_recognisable(tmp_path: Path) -> None:
+    write_placeholder(tmp_path, ["api.example.com"])
+    info = load_cert(tmp_path / "fullchain.pem")
+    assert info is not None
+    assert info.is_placeholder()
+    assert info.names == {"api.example.com"}
+    assert (tmp_path / "privkey.pem").stat().st_mode & 0o077 == 0
+
+
+def settings(**values: object) -> EdgeSettings:
+    return EdgeSettings(domains="api.example.com, www.example.com", **values)  # type: ignore[arg-type]
+
+
+def test_the_template_renders_with_every_variable_and_production_ports() -> None:
+    text = (TEMPLATE_DIR / "wapang.conf.template").read_text()
+    rendered = render_template(text, template_variables(settings()))
+    assert "${" not in rendered
+    assert "listen 443 ssl http2 default_server;" in rendered
+    assert "return 301 https://$host$request_uri;" in rendered  # nginx variables untouched
+    assert "server_name api.example.com www.example.com;" in rendered
+    assert "ssl_certificate     /etc/letsencrypt/wapang/current/fullchain.pem;" in rendered
+
+
+def test_loopback_ports_go_into_listen_and_the_redirect() -> None:
+    variables = template_variables(settings(listen_address="127.0.0.1", https_port=5443))
+    assert variables["EDGE_HTTPS_LISTEN"] == "127.0.0.1:5443"
+    assert variables["EDGE_REDIRECT_PORT_SUFFIX"] == ":5443"
+
+
+def test_an_unknown_placeholder_is_an_error_not_an_empty_string() -> None:
+    with pytest.raises(TemplateError, match="EDGE_TYPO"):
+        render_template("listen ${EDGE_TYPO};", {"EDGE_HTTP_LISTEN": "80"})
+
+
+def test_config_errors_list_every_problem_with_its_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DOMAINS", "ACME_SERVER", "HTTP_PORT", "UPSTREAM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACME_SERVER", "http://insecure.example/dir")
+    monkeypatch.setenv("HTTP_PORT", "eighty")
+    monkeypatch.setenv("UPSTREAM", "no-port")
+    with pytest.raises(EdgeConfigError) as caught:
+        load_settings()
+    problems = "\n".join(caught.value.problems)
+    assert "DOMAINS: missing — set DOMAINS=" in problems
+    assert "ACME_SERVER:" in problems
+    assert "https://" in problems
+    assert "HTTP_PORT:" in problems
+    assert "UPSTREAM:" in problems
+    assert len(caught.value.problems) == 4
+
+
+def test_domains_are_split_lowercased_and_validated() -> None:
+    assert settings().domains == ["api.example.com", "www.example.com"]
+    with pytest.raises(EdgeConfigError, match="not DNS names"):
+        load_settings(domains="api.example.com,not a name")

@@ -1,0 +1,1 @@
+"""The HTTPS edge: nginx configuration rendering and the certificate manager driving certbot."""

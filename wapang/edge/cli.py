@@ -1,0 +1,230 @@
+"""`wapang certs ...`: status, ensure (one decision pass), run (the loop), render-nginx."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from wapang.edge.errors import EdgeConfigError, EdgeError
+from wapang.edge.manager import Manager, Outcome, Status
+from wapang.edge.nginx import render_templates, write_loopback_config
+from wapang.edge.settings import EdgeSettings, load_settings
+
+app = typer.Typer(
+    name="certs",
+    help="The HTTPS edge: certificate manager (certbot, webroot) and nginx config.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+out = Console()
+
+EXIT_FAILED = 1
+EXIT_REFUSED = 3
+EXIT_CONFIG = 2  # like `wapang check-config`
+MIN_LOOP_SLEEP_SECONDS = 60.0
+
+
+def _settings() -> EdgeSettings:
+    try:
+        return load_settings()
+    except EdgeConfigError as exc:
+        console.print("[bold red]Edge configuration is invalid:[/]")
+        for problem in exc.problems:
+            console.print(f"  • {problem}", markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False)],
+        force=True,
+    )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _print_outcome(outcome: Outcome) -> None:
+    style = {"refused": "yellow", "failed": "bold red"}.get(outcome.action, "green")
+    console.print(f"[{style}]{outcome.action}[/]: {outcome.message}", highlight=False)
+    for note in outcome.notes:
+        console.print(f"  note: {note}", highlight=False)
+    if outcome.retry_at and not outcome.ok:
+        console.print(f"  next attempt allowed at {_when(outcome.retry_at)}", highlight=False)
+
+
+def _exit_code(outcome: Outcome) -> int:
+    if outcome.ok:
+        return 0
+    return EXIT_REFUSED if outcome.action == "refused" else EXIT_FAILED
+
+
+@app.command()
+def ensure(
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Order NOW, ignoring lifetime, budget, Retry-After and backoff. "
+            "Burns Let's Encrypt rate limit; recorded as forced in the ledger.",
+        ),
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """One decision pass: order only if needed and allowed, then make nginx serve it."""
+    _setup_logging(verbose)
+    settings = _settings()
+    if force:
+        console.print(
+            "[bold red]--force: ignoring budget, Retry-After and backoff. "
+            "This may burn the Let's Encrypt rate limit (5 per week per name set).[/]"
+        )
+    manager = Manager(settings)
+    try:
+        outcome = manager.ensure(force=force)
+    except EdgeError as exc:
+        console.print(f"[bold red]failed[/]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None
+    _print_outcome(outcome)
+    raise typer.Exit(_exit_code(outcome))
+
+
+@app.command()
+def run(
+    interval: Annotated[
+        float | None, typer.Option(help="Seconds between passes (default LOOP_INTERVAL_SECONDS)")
+    ] = None,
+    max_passes: Annotated[int | None, typer.Option(help="Stop after N passes (tests)")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """The loop the certbot container runs: ensure, sleep, repeat. Never exits on errors."""
+    _setup_logging(verbose)
+    settings = _settings()
+    every = interval if interval is not None else settings.loop_interval_seconds
+    passes = 0
+    while max_passes is None or passes < max_passes:
+        passes += 1
+        outcome = _one_pass(settings)
+        if max_passes is not None and passes >= max_passes:
+            break
+        time.sleep(_sleep_for(outcome, every))
+
+
+def _one_pass(settings: EdgeSettings) -> Outcome | None:
+    try:
+        outcome = Manager(settings).ensure()
+    except EdgeError as exc:
+        logging.getLogger("wapang.edge").error("pass failed: %s", exc)
+        return None
+    _print_outcome(outcome)
+    return outcome
+
+
+def _sleep_for(outcome: Outcome | None, every: float) -> float:
+    """Wake up early when a refusal or backoff ends before the next regular pass."""
+    if outcome and outcome.retry_at:
+        until = (outcome.retry_at - datetime.now(UTC)).total_seconds() + 1
+        return max(min(every, until), min(every, MIN_LOOP_SLEEP_SECONDS))
+    return every
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Names, issuer, expiry, last attempt, next renewal, budget. Exit 1 when unhealthy
+    (fewer than 14 days left, or the last two attempts failed)."""
+    settings = _settings()
+    report = Manager(settings).status()
+    if as_json:
+        out.print_json(json.dumps(_status_dict(report)))
+    else:
+        _print_status(report)
+    raise typer.Exit(0 if report.healthy else EXIT_FAILED)
+
+
+def _status_dict(report: Status) -> dict[str, object]:
+    cert = report.cert
+    last = report.last_attempt
+    return {
+        "names": report.names,
+        "lineage": report.lineage,
+        "issuer": cert.issuer if cert else None,
+        "serial": cert.serial_hex if cert else None,
+        "not_after": cert.not_after.isoformat() if cert else None,
+        "days_left": round(report.days_left, 2) if report.days_left is not None else None,
+        "environment": None if cert is None else ("staging" if report.staging else "production"),
+        "last_attempt": None
+        if last is None
+        else {"at": last.ts.isoformat(), "kind": last.kind, "ok": last.ok, "error": last.error},
+        "next_renewal": report.next_renewal.isoformat() if report.next_renewal else None,
+        "budget_left": report.budget_left,
+        "blocked_until": report.blocked_until.isoformat() if report.blocked_until else None,
+        "blocked_reason": report.blocked_reason,
+        "authenticator": report.authenticator,
+        "healthy": report.healthy,
+        "problems": report.problems,
+    }
+
+
+def _print_status(report: Status) -> None:
+    cert = report.cert
+    table = Table(title=f"certificate {report.lineage}", show_header=False)
+    table.add_row("names", ", ".join(report.names))
+    table.add_row("issuer", cert.issuer if cert else "[red]no certificate[/]")
+    if cert:
+        env = "[yellow]STAGING[/]" if report.staging else "production"
+        table.add_row("environment", env)
+        table.add_row("serial", cert.serial_hex)
+        table.add_row("not after", _when(cert.not_after))
+        table.add_row("days left", f"{report.days_left:.1f}")
+    last = report.last_attempt
+    if last:
+        result = "ok" if last.ok else f"[red]failed[/]: {last.error}"
+        table.add_row("last attempt", f"{_when(last.ts)} {last.kind}: {result}")
+    else:
+        table.add_row("last attempt", "none recorded")
+    table.add_row("next renewal", _when(report.next_renewal))
+    table.add_row("orders left", f"{report.budget_left} in the budget window")
+    if report.blocked_reason:
+        table.add_row("blocked", f"[yellow]{report.blocked_reason}[/]")
+    table.add_row("renewal authenticator", report.authenticator or "—")
+    verdict = (
+        "[green]healthy[/]" if report.healthy else "[red]" + "; ".join(report.problems) + "[/]"
+    )
+    table.add_row("verdict", verdict)
+    out.print(table)
+
+
+@app.command("render-nginx")
+def render_nginx(
+    output: Annotated[Path, typer.Argument(help="Directory for the rendered conf.d files")],
+    loopback_prefix: Annotated[
+        bool,
+        typer.Option(help="Also write conf/nginx.conf to run nginx unprivileged with -p OUTPUT"),
+    ] = False,
+) -> None:
+    """Render deploy/nginx/templates with the current settings (what the image does)."""
+    settings = _settings()
+    try:
+        if loopback_prefix:
+            main = write_loopback_config(settings, output)
+            console.print(f"nginx -p {output} -c {main}")
+        else:
+            for written in render_templates(settings, output):
+                console.print(str(written))
+    except EdgeError as exc:
+        console.print(f"[bold red]render failed[/]: {exc}", highlight=False)
+        raise typer.Exit(EXIT_FAILED) from None

@@ -1,0 +1,186 @@
+"""Settings of the HTTPS edge: one model, read from the environment once per command.
+
+Every ACME URL, port and path is a setting so the tests can point the manager at pebble on
+loopback; production only sets DOMAINS, CERT_EMAIL and UPSTREAM.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from wapang.edge.errors import EdgeConfigError
+
+LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
+LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+# Let's Encrypt staging issuers are named "(STAGING) ..." (older ones "Fake LE ...").
+DEFAULT_STAGING_ISSUER_PATTERN = r"\(STAGING\)|Fake LE"
+
+_DOMAIN_RE = re.compile(
+    r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
+)
+
+# How to fix each setting, shown next to the error (never the value: it may be a secret).
+FIX_HINTS: dict[str, str] = {
+    "DOMAINS": "set DOMAINS=api.example.com,www.example.com (comma-separated DNS names)",
+    "CERT_EMAIL": "set CERT_EMAIL=ops@example.com (Let's Encrypt expiry mail) or leave it unset",
+    "ACME_SERVER": "set ACME_SERVER to an https:// ACME directory URL",
+    "ACME_STAGING_SERVER": "set ACME_STAGING_SERVER to an https:// ACME directory URL",
+    "ACME_STAGING_ISSUER_PATTERN": "set ACME_STAGING_ISSUER_PATTERN to a valid Python regex",
+    "HTTP_PORT": "set HTTP_PORT to a port number 1-65535",
+    "HTTPS_PORT": "set HTTPS_PORT to a port number 1-65535",
+    "UPSTREAM": "set UPSTREAM=host:port of the app (e.g. app:8000)",
+    "NGINX_RELOAD": "set NGINX_RELOAD=marker (nginx container watches a file) or command",
+}
+
+
+class EdgeSettings(BaseSettings):
+    """Everything the nginx renderer and the certificate manager need."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+
+    domains: Annotated[list[str], NoDecode] = Field(min_length=1)
+    cert_email: str | None = None
+    cert_name: str | None = None  # certbot lineage name; default: the first domain
+
+    acme_server: str = LETSENCRYPT_PRODUCTION
+    acme_staging_server: str = LETSENCRYPT_STAGING
+    acme_staging_issuer_pattern: str = DEFAULT_STAGING_ISSUER_PATTERN
+    acme_ca_bundle: Path | None = None  # CA that signs the ACME server's TLS cert (pebble)
+    key_type: Literal["ecdsa", "rsa"] = "ecdsa"
+
+    certbot_bin: str | None = None
+    certbot_config_dir: Path = Path("/etc/letsencrypt")
+    certbot_work_dir: Path = Path("/var/lib/letsencrypt")
+    certbot_logs_dir: Path = Path("/var/log/letsencrypt")
+    certbot_timeout_seconds: float = Field(default=300, gt=0)
+    edge_state_dir: Path | None = None  # ledger, placeholder, current cert link; in the volume
+
+    webroot: Path = Path("/var/www/certbot")
+    upstream: str = "app:8000"
+    listen_address: str = ""  # "" = all interfaces; tests use 127.0.0.1
+    http_port: int = Field(default=80, ge=1, le=65535)
+    https_port: int = Field(default=443, ge=1, le=65535)
+    client_max_body_size: str = "10m"
+    proxy_connect_timeout: str = "5s"
+    proxy_read_timeout: str = "60s"
+
+    nginx_template_dir: Path | None = None  # default: deploy/nginx/templates of this checkout
+    nginx_reload: Literal["marker", "command"] = "marker"
+    nginx_bin: str = "nginx"
+    nginx_conf: Path | None = None
+    nginx_prefix: Path | None = None
+    verify_host: str = "nginx"  # where the served certificate is checked: compose's service
+    verify_port: int | None = None  # default: https_port
+    verify_timeout_seconds: float = Field(default=10, gt=0)
+
+    budget_max_orders: int = Field(default=3, ge=1)
+    budget_window_hours: float = Field(default=168, gt=0)
+    backoff_base_seconds: float = Field(default=300, gt=0)
+    backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
+    loop_interval_seconds: float = Field(default=12 * 3600, gt=0)
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _split_domains(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("domains")
+    @classmethod
+    def _check_domains(cls, value: list[str]) -> list[str]:
+        bad = [name for name in value if not _DOMAIN_RE.match(name)]
+        if bad:
+            raise ValueError(f"not DNS names: {', '.join(bad)}")
+        return list(dict.fromkeys(value))  # keep order, drop duplicates
+
+    @field_validator("acme_server", "acme_staging_server")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith("https://"):
+            raise ValueError("must start with https://")
+        return value
+
+    @field_validator("acme_staging_issuer_pattern")
+    @classmethod
+    def _check_pattern(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regex: {exc}") from None
+        return value
+
+    @field_validator("upstream")
+    @classmethod
+    def _check_upstream(cls, value: str) -> str:
+        if not re.match(r"^[A-Za-z0-9_.\[\]:-]+:\d+$", value):
+            raise ValueError("must be host:port")
+        return value
+
+    @model_validator(mode="after")
+    def _check_servers_differ(self) -> EdgeSettings:
+        if self.acme_server == self.acme_staging_server:
+            raise ValueError("ACME_SERVER and ACME_STAGING_SERVER must differ")
+        return self
+
+    # Derived values: one place, so the renderer, the manager and the docs agree.
+    @property
+    def lineage(self) -> str:
+        return self.cert_name or self.domains[0]
+
+    @property
+    def state_dir(self) -> Path:
+        return self.edge_state_dir or self.certbot_config_dir / "wapang"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.state_dir / "ledger.jsonl"
+
+    @property
+    def tls_dir(self) -> Path:
+        """The symlink nginx reads: placeholder first, then certbot's live dir."""
+        return self.state_dir / "current"
+
+    @property
+    def placeholder_dir(self) -> Path:
+        return self.state_dir / "placeholder"
+
+    @property
+    def reload_marker(self) -> Path:
+        return self.state_dir / "reload-nginx"
+
+    @property
+    def live_dir(self) -> Path:
+        return self.certbot_config_dir / "live" / self.lineage
+
+    @property
+    def renewal_conf(self) -> Path:
+        return self.certbot_config_dir / "renewal" / f"{self.lineage}.conf"
+
+    @property
+    def effective_verify_port(self) -> int:
+        return self.verify_port or self.https_port
+
+
+def _describe(error: dict[str, object]) -> str:
+    location = error.get("loc") or ()
+    name = str(location[0]).upper() if isinstance(location, tuple) and location else "SETTINGS"
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "missing":
+        message = "missing"
+    hint = FIX_HINTS.get(name, f"check {name}")
+    return f"{name}: {message} — {hint}"
+
+
+def load_settings(**overrides: object) -> EdgeSettings:
+    """Read the environment once; every problem is reported together, with its fix."""
+    try:
+        return EdgeSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = [_describe(dict(error)) for error in exc.errors()]
+        raise EdgeConfigError(problems) from None
