@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from wapang.config import ConfigError, Dialect, Settings
+from wapang.delivery.cli import config_app
+from wapang.delivery.verify import verify_command
 from wapang.edge.cli import app as certs_app
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app = typer.Typer(
 app.add_typer(certs_app, name="certs")
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.command("verify")(verify_command)
 
 console = Console()
 errors = Console(stderr=True)

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Deploy one release on the host: cd.yml copies this script, compose.yaml and the new .env into a
+# private directory (--incoming) and runs it. Readable and linted here (shellcheck deploy/deploy.sh).
+#
+#   deploy.sh --registry ghcr.io/OWNER --tag GIT_SHA --incoming DIR [--dir /opt/wapang]
+#   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
+#
+# Order: lock → pull → check-config in the NEW image against the NEW .env → install → migrate →
+# edge → new app beside the old one → health gate → nginx switch (tested reload) → old drained →
+# `wapang verify https://DOMAIN`. Any failure before the switch leaves the old release serving;
+# any failure after it rolls back to the previous tag. It never orders certificates.
+set -euo pipefail
+
+DEPLOY_DIR=/opt/wapang
+REGISTRY=""
+TAG=""
+INCOMING=""
+ROLLBACK_ONLY=false
+HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}   # seconds for a new app container to become healthy
+VERIFY_TIMEOUT=${VERIFY_TIMEOUT:-300}   # seconds `wapang verify` may keep failing (first cert)
+LOCK_TIMEOUT=${LOCK_TIMEOUT:-900}       # seconds to wait for another deploy to finish
+
+PREVIOUS_TAG=""
+SWITCHED=false # true once the host's .env/compose.yaml were replaced: failures restore them
+ROLLED=false   # true once containers of the new tag were started: failures start the old tag
+
+log() { printf '%s deploy: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+
+usage() {
+    sed -n '5,6p' "$0" >&2
+    exit 64
+}
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case "$1" in
+            --registry) REGISTRY="$2"; shift 2 ;;
+            --tag) TAG="$2"; shift 2 ;;
+            --incoming) INCOMING="$2"; shift 2 ;;
+            --dir) DEPLOY_DIR="$2"; shift 2 ;;
+            --rollback) ROLLBACK_ONLY=true; shift ;;
+            *) usage ;;
+        esac
+    done
+    if ! $ROLLBACK_ONLY && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
+        usage
+    fi
+    case "$TAG" in *[!0-9a-zA-Z._-]*) die "--tag '$TAG' is not an image tag" ;; esac
+}
+
+# ---- state kept in DEPLOY_DIR ------------------------------------------------------------------
+
+state() { cat "$DEPLOY_DIR/$1" 2>/dev/null || true; }
+set_state() { printf '%s\n' "$2" > "$DEPLOY_DIR/$1.tmp" && mv "$DEPLOY_DIR/$1.tmp" "$DEPLOY_DIR/$1"; }
+
+take_lock() {
+    mkdir -p "$DEPLOY_DIR"
+    chmod 0750 "$DEPLOY_DIR"
+    exec 9>"$DEPLOY_DIR/deploy.lock"
+    log "waiting for the deploy lock ($DEPLOY_DIR/deploy.lock)"
+    flock -w "$LOCK_TIMEOUT" 9 || die "another deploy still holds $DEPLOY_DIR/deploy.lock"
+}
+
+# ---- docker helpers ----------------------------------------------------------------------------
+
+compose() { # compose TAG ARGS...: the stack at that tag, with the host's compose.yaml and .env
+    local tag="$1"
+    shift
+    # Optional profiles, chosen once per host: `echo selfhost > /opt/wapang/compose-profiles`
+    # runs the bundled MySQL instead of RDS.
+    COMPOSE_PROFILES="$(state compose-profiles)" REGISTRY="$REGISTRY" TAG="$tag" \
+        docker compose --project-directory "$DEPLOY_DIR" -f "$DEPLOY_DIR/compose.yaml" "$@"
+}
+
+image() { printf '%s/wapang-%s:%s' "$REGISTRY" "$1" "$2"; }
+
+pull_images() {
+    local tag="$1" name
+    for name in app nginx certbot; do
+        docker pull --quiet "$(image "$name" "$tag")" >/dev/null ||
+            die "cannot pull $(image "$name" "$tag"): was it pushed? can the host log in to the registry?"
+    done
+}
+
+check_config() { # the NEW image validates the NEW .env before anything is switched
+    local env_file="$1" tag="$2"
+    log "check-config: $(image app "$tag") against $env_file"
+    docker run --rm --env-file "$env_file" "$(image app "$tag")" wapang check-config ||
+        die "configuration rejected by check-config (above: every missing, placeholder or weak setting)"
+}
+
+domain_from() { # the first of DOMAINS in an env file: the name `wapang verify` checks
+    sed -n 's/^DOMAINS=//p' "$1" | cut -d, -f1
+}
+
+# ---- release files -----------------------------------------------------------------------------
+
+install_release() {
+    local name
+    for name in .env compose.yaml; do
+        [ -f "$DEPLOY_DIR/$name" ] && cp -p "$DEPLOY_DIR/$name" "$DEPLOY_DIR/$name.previous"
+    done
+    install -m 0600 "$INCOMING/.env" "$DEPLOY_DIR/.env"
+    install -m 0644 "$INCOMING/compose.yaml" "$DEPLOY_DIR/compose.yaml"
+    SWITCHED=true
+}
+
+restore_previous_files() {
+    local name
+    for name in .env compose.yaml; do
+        [ -f "$DEPLOY_DIR/$name.previous" ] && cp -p "$DEPLOY_DIR/$name.previous" "$DEPLOY_DIR/$name"
+    done
+}
+
+# ---- the switch --------------------------------------------------------------------------------
+
+migrate() {
+    log "migrating the database (one-shot migrate service)"
+    # With dependencies: under the selfhost profile this starts MySQL and waits for its health.
+    compose "$1" run --rm migrate || die "migration failed: the old release still serves"
+}
+
+update_edge() { # nginx is recreated only when its inputs changed (a restart drops connections)
+    local tag="$1" running wanted
+    ROLLED=true
+    running=$(docker inspect --format '{{index .Config.Labels "wapang.edge-inputs"}}' \
+        "$(compose "$tag" ps -q nginx 2>/dev/null | head -n1)" 2>/dev/null || true)
+    wanted=$(docker image inspect --format '{{index .Config.Labels "wapang.edge-inputs"}}' \
+        "$(image nginx "$tag")")
+    if [ -n "$running" ] && [ "$running" = "$wanted" ]; then
+        log "nginx unchanged (edge inputs $wanted): kept running"
+        compose "$tag" up -d --no-deps certbot
+    else
+        log "starting nginx and the certificate manager at $tag"
+        compose "$tag" up -d --no-deps nginx certbot
+    fi
+}
+
+reload_nginx() { # never loads a config that `nginx -t` rejects
+    compose "$1" exec -T nginx sh -c 'nginx -t -q && nginx -s reload' ||
+        die "nginx rejected its configuration (nginx -t): it keeps serving the old one"
+}
+
+wait_healthy() {
+    local container="$1" waited=0 status
+    while [ "$waited" -lt "$HEALTH_TIMEOUT" ]; do
+        status=$(docker inspect --format '{{.State.Health.Status}}' "$container" 2>/dev/null || echo gone)
+        case "$status" in
+            healthy) return 0 ;;
+            unhealthy | gone) break ;;
+        esac
+        sleep 2
+        waited=$((waited + 2))
+    done
+    docker logs --tail 50 "$container" >&2 || true
+    return 1
+}
+
+start_app_beside_old() { # prints the new container id; the old ones keep serving meanwhile
+    local tag="$1" old count new
+    old=$(compose "$tag" ps -q app | sort)
+    count=$(printf '%s' "$old" | grep -c . || true)
+    compose "$tag" up -d --no-deps --no-recreate --scale "app=$((count + 1))" app >&2
+    new=$(comm -13 <(printf '%s\n' "$old") <(compose "$tag" ps -q app | sort) | head -n1)
+    [ -n "$new" ] || die "compose did not start a new app container"
+    printf '%s' "$new"
+}
+
+roll_app() { # new app beside the old, health gate, switch nginx, drain and remove the old
+    local tag="$1" old new
+    old=$(compose "$tag" ps -q app)
+    new=$(start_app_beside_old "$tag")
+    log "new app container ${new:0:12} started; waiting for its health check (/healthz)"
+    if ! wait_healthy "$new"; then
+        docker rm -f "$new" >/dev/null || true
+        die "the new app never became healthy (its logs are above): the old release still serves"
+    fi
+    reload_nginx "$tag" # "app" now resolves to old and new: both receive traffic
+    if [ -n "$old" ]; then
+        log "draining the old app container(s): $(printf '%s ' "$old" | cut -c1-12)"
+        # shellcheck disable=SC2086 # one id per word
+        docker stop --time 30 $old >/dev/null && docker rm $old >/dev/null
+        reload_nginx "$tag" # only the new one is left in the upstream
+    fi
+}
+
+verify() { # the public name through DNS, as a client sees it; retried while the cert is issued
+    local tag="$1" domain deadline
+    domain=$(domain_from "$DEPLOY_DIR/.env")
+    [ -n "$domain" ] || die "DOMAINS is empty in $DEPLOY_DIR/.env"
+    deadline=$(($(date +%s) + VERIFY_TIMEOUT))
+    until docker run --rm --network host "$(image app "$tag")" wapang verify "https://$domain"; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        log "verify failed; retrying in 15 s (a first certificate can take a minute)"
+        sleep 15
+    done
+}
+
+# ---- rollback ----------------------------------------------------------------------------------
+
+rollback() {
+    trap - EXIT INT TERM HUP
+    if ! $SWITCHED; then
+        return
+    fi
+    restore_previous_files
+    if ! $ROLLED; then
+        log "restored the previous .env and compose.yaml; the running containers were not touched"
+        return
+    fi
+    if [ -z "$PREVIOUS_TAG" ]; then
+        log "ROLLBACK impossible: this was the first deploy, nothing older to return to"
+        return
+    fi
+    log "ROLLBACK to $PREVIOUS_TAG"
+    (
+        update_edge "$PREVIOUS_TAG"
+        roll_app "$PREVIOUS_TAG"
+    ) || { log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"; return; }
+    set_state current-tag "$PREVIOUS_TAG"
+    log "rolled back: $PREVIOUS_TAG serves again (migrations are not reverted)"
+}
+
+on_exit() {
+    local status=$?
+    if [ "$status" -ne 0 ]; then
+        rollback
+    fi
+    exit "$status"
+}
+
+# ---- main --------------------------------------------------------------------------------------
+
+deploy() {
+    take_lock
+    PREVIOUS_TAG=$(state current-tag)
+    trap on_exit EXIT
+    trap 'exit 130' INT TERM HUP # the SSH session died: still roll back, never half-switch
+    log "deploying $TAG (previous: ${PREVIOUS_TAG:-none})"
+    pull_images "$TAG"
+    check_config "$INCOMING/.env" "$TAG"
+    install_release
+    migrate "$TAG"
+    update_edge "$TAG"
+    roll_app "$TAG"
+    verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
+    set_state previous-tag "$PREVIOUS_TAG"
+    set_state current-tag "$TAG"
+    trap - EXIT INT TERM HUP
+    # Kept on the host for `deploy.sh --rollback` by hand (the incoming directory is removed).
+    if ! [ "$0" -ef "$DEPLOY_DIR/deploy.sh" ]; then
+        install -m 0755 "$0" "$DEPLOY_DIR/deploy.sh" || log "could not keep a copy of deploy.sh"
+    fi
+    rm -rf "$INCOMING"
+    log "deployed $TAG"
+}
+
+manual_rollback() {
+    take_lock
+    PREVIOUS_TAG=$(state previous-tag)
+    REGISTRY=${REGISTRY:-$(state registry)}
+    [ -n "$PREVIOUS_TAG" ] || die "no previous tag recorded in $DEPLOY_DIR/previous-tag"
+    SWITCHED=true
+    ROLLED=true
+    rollback
+}
+
+main() {
+    parse_args "$@"
+    if $ROLLBACK_ONLY; then
+        manual_rollback
+    else
+        deploy
+        set_state registry "$REGISTRY"
+    fi
+}
+
+main "$@"

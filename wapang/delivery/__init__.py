@@ -1,0 +1,1 @@
+"""Delivery: the configuration contract, the `.env` tooling and `wapang verify`."""

@@ -1,0 +1,152 @@
+"""The configuration contract: which variables a production host's `.env` holds, derived from the
+settings models (`wapang.config.Settings` for the API, `wapang.edge.settings.EdgeSettings` for the
+HTTPS edge), never listed by hand.
+
+Everything downstream is generated from or checked against `deploy_variables()`:
+`deploy/.env.example`, the GitHub secrets list in deploy/DEPLOY.md, the `.env` that CD writes, and
+the compose file's `env_file`/`environment` entries (tests/delivery/test_contract.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from typing import Any
+
+from pydantic import SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from wapang.config import Settings
+from wapang.edge.settings import EdgeSettings
+
+
+class Consumer(StrEnum):
+    """Which containers read a variable (compose passes it to exactly those)."""
+
+    API = "app, migrate"
+    EDGE = "nginx, certbot"
+
+
+@dataclass(frozen=True)
+class DeployVariable:
+    name: str
+    description: str
+    consumer: Consumer
+    required_in_prod: bool
+    default: str | None  # as it would be written in .env; None = no default
+    sensitive: bool
+    # A value CD always writes in production instead of reading a secret (ENV=prod).
+    production_value: str | None = None
+
+    @property
+    def from_secret(self) -> bool:
+        """CD writes this variable from the repository secret of the same name."""
+        return self.production_value is None
+
+
+@dataclass(frozen=True)
+class DeliverySecret:
+    """A repository secret the workflows use themselves, never written to `.env`."""
+
+    name: str
+    description: str
+    required: bool
+
+
+# Production values CD writes itself: they are not choices a deployer should get wrong.
+PRODUCTION_VALUES = {"ENV": "prod", "DB_DIALECT": "mysql"}
+
+# EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
+# its required fields plus these; the rest keep the defaults baked into the images.
+EDGE_PRODUCTION_FIELDS = ("domains", "cert_email")
+EDGE_DESCRIPTIONS = {
+    "domains": "comma-separated DNS names of the site; the first is the one `wapang verify` checks",
+    "cert_email": "address Let's Encrypt writes to about expiring certificates",
+}
+
+DELIVERY_SECRETS = (
+    DeliverySecret("DEPLOY_HOST", "public DNS name or IP of the EC2 instance (SSH target)", True),
+    DeliverySecret("DEPLOY_USER", "SSH user on the instance (e.g. ubuntu or ec2-user)", True),
+    DeliverySecret(
+        "DEPLOY_SSH_KEY", "private key (PEM/OpenSSH) of a key pair allowed to log in", True
+    ),
+    DeliverySecret(
+        "DEPLOY_KNOWN_HOSTS",
+        "the host's SSH key line(s) as printed by `ssh-keyscan HOST` run from a trusted network",
+        True,
+    ),
+    DeliverySecret(
+        "GHCR_PULL_TOKEN",
+        "token with read:packages so the host can pull private images; unset when they are public",
+        False,
+    ),
+)
+
+
+def deploy_variables() -> list[DeployVariable]:
+    """Every variable of a production `.env`, API first, in model order."""
+    return [*_api_variables(), *_edge_variables()]
+
+
+def required_variables() -> list[DeployVariable]:
+    return [variable for variable in deploy_variables() if variable.required_in_prod]
+
+
+def secret_names() -> list[str]:
+    """The repository secrets CD reads, `.env` values first, then the workflow's own."""
+    names = [variable.name for variable in deploy_variables() if variable.from_secret]
+    return names + [secret.name for secret in DELIVERY_SECRETS]
+
+
+def _api_variables() -> list[DeployVariable]:
+    required = {"ENV", *Settings.REQUIRED_IN_PROD}
+    return [
+        DeployVariable(
+            name=name,
+            description=field.description or name,
+            consumer=Consumer.API,
+            required_in_prod=name in required,
+            default=_default_text(field),
+            sensitive=_is_sensitive(field),
+            production_value=PRODUCTION_VALUES.get(name),
+        )
+        for name, field in Settings.model_fields.items()
+    ]
+
+
+def _edge_variables() -> list[DeployVariable]:
+    fields = EdgeSettings.model_fields
+    chosen = [name for name, field in fields.items() if field.is_required()]
+    chosen += [name for name in EDGE_PRODUCTION_FIELDS if name not in chosen]
+    return [
+        DeployVariable(
+            name=name.upper(),
+            description=fields[name].description or EDGE_DESCRIPTIONS.get(name, ""),
+            consumer=Consumer.EDGE,
+            required_in_prod=fields[name].is_required(),
+            default=_default_text(fields[name]),
+            sensitive=_is_sensitive(fields[name]),
+        )
+        for name in chosen
+    ]
+
+
+def _default_text(field: FieldInfo) -> str | None:
+    if field.is_required():
+        return None
+    value: Any = field.get_default(call_default_factory=True)
+    if value is PydanticUndefined or value is None:
+        return None
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() or None
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _is_sensitive(field: FieldInfo) -> bool:
+    annotation = str(field.annotation)
+    return "SecretStr" in annotation
