@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, event, text
@@ -45,6 +47,8 @@ def new_id() -> str:
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
 
 IdColumn = String(36)
 INT32_MAX = 2**31 - 1
@@ -89,19 +93,30 @@ def database_url(settings: Settings) -> URL:
     )
 
 
-def build_engine(settings: Settings) -> AsyncEngine:
+def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
+    """The engine of the writing sessions, or (`reads_only`, MySQL) the one of read requests.
+
+    Read requests run in autocommit: under READ COMMITTED every statement already sees its own
+    snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK round trips. They skip
+    the pre-ping as well: a connection that died with the server fails one read with a 503 and
+    invalidates the pool, so the next request reconnects (see tests/api/test_outage.py).
+    """
     url = database_url(settings)
     if settings.DB_DIALECT is DbDialect.SQLITE:
         return _sqlite_engine(url, settings)
+    isolation: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
+        if reads_only
+        else {"isolation_level": "READ COMMITTED", "pool_pre_ping": True}
+    )
     return create_async_engine(
         url,
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_POOL_SIZE,
         pool_timeout=settings.DB_CONNECT_TIMEOUT,
-        pool_pre_ping=True,
         pool_recycle=1800,
-        isolation_level="READ COMMITTED",
         connect_args={"connect_timeout": settings.DB_CONNECT_TIMEOUT},
+        **isolation,
     )
 
 
@@ -135,6 +150,36 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = build_engine(settings)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time and no round trips to save: one engine does both.
+        self.read_engine = (
+            self.engine
+            if settings.DB_DIALECT is DbDialect.SQLITE
+            else build_engine(settings, reads_only=True)
+        )
+        self.reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        # Requests take their turn for a pooled connection in arrival order. The pool's own
+        # queue is not fair under load (a woken waiter can lose the connection to a newcomer
+        # and wait again, up to a 503), and past pool_size it opens and closes overflow
+        # connections on every request.
+        self._turns = {
+            False: asyncio.Semaphore(settings.DB_POOL_SIZE),
+            True: asyncio.Semaphore(settings.DB_POOL_SIZE),
+        }
+        self._turn_timeout = settings.DB_CONNECT_TIMEOUT
+
+    @asynccontextmanager
+    async def request_session(self, reads_only: bool) -> AsyncIterator[AsyncSession]:
+        """A request's session: autocommit reads or a transaction; TimeoutError (a 503) when
+        no connection frees up in DB_CONNECT_TIMEOUT seconds."""
+        reads_only = reads_only and self.read_engine is not self.engine
+        turn = self._turns[reads_only]
+        async with asyncio.timeout(self._turn_timeout):
+            await turn.acquire()
+        try:
+            async with (self.reads if reads_only else self.sessions)() as session:
+                yield session
+        finally:
+            turn.release()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -142,11 +187,26 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+_WRITING_READS: set[Callable[..., Any]] = set()
+
+
+def writes(endpoint: EndpointT) -> EndpointT:
+    """Marks a GET endpoint that writes (token rotation): it gets a transactional session."""
+    _WRITING_READS.add(endpoint)
+    return endpoint
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
-    async with database.sessions() as session:
+    reads_only = (
+        request.method in READ_METHODS and request.scope.get("endpoint") not in _WRITING_READS
+    )
+    async with database.request_session(reads_only) as session:
         yield session
 
 

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request, Response, status
 from wapang.auth import service
 from wapang.auth.dependencies import RefreshClaims
 from wapang.auth.schemas import SignIn, TokenPair
-from wapang.database import SessionDep
+from wapang.database import SessionDep, writes
 
 router = APIRouter(prefix="/auth/tokens", tags=["auth"])
 
@@ -16,6 +16,7 @@ async def sign_in(credentials: SignIn, session: SessionDep, request: Request) ->
 
 
 @router.get("/refresh", response_model=TokenPair)
+@writes
 async def refresh(claims: RefreshClaims, session: SessionDep, request: Request) -> TokenPair:
     return await service.rotate(session, request.app.state.tokens, claims)
 
