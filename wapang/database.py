@@ -97,9 +97,10 @@ def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine
     """The engine of the writing sessions, or (`reads_only`, MySQL) the one of read requests.
 
     Read requests run in autocommit: under READ COMMITTED every statement already sees its own
-    snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK round trips. They skip
-    the pre-ping as well: a connection that died with the server fails one read with a 503 and
-    invalidates the pool, so the next request reconnects (see tests/api/test_outage.py).
+    snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK round trips. Neither
+    engine pre-pings (a round trip per request): a connection that died with the server fails
+    one request with a 503 before it changed anything, and invalidates the pool, so the next
+    request reconnects (see tests/api/test_outage.py).
     """
     url = database_url(settings)
     if settings.DB_DIALECT is DbDialect.SQLITE:
@@ -107,7 +108,7 @@ def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine
     isolation: dict[str, Any] = (
         {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
         if reads_only
-        else {"isolation_level": "READ COMMITTED", "pool_pre_ping": True}
+        else {"isolation_level": "READ COMMITTED"}
     )
     return create_async_engine(
         url,

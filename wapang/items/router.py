@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -27,20 +27,9 @@ async def search_items(
     min_price: PriceBound = None,
     max_price: PriceBound = None,
     in_stock: bool = False,
-) -> list[ListedItemOut]:
+) -> list[dict[str, Any]]:
     where = service.ItemFilter(store_id, min_price, max_price, in_stock)
-    rows = await service.search_items(session, where)
-    return [
-        ListedItemOut(
-            id=item.id,
-            item_name=item.item_name,
-            price=item.price,
-            stock=item.stock,
-            store_id=item.store_id,
-            store_name=store_name,
-        )
-        for item, store_name in rows
-    ]
+    return await service.search_items(session, where)
 
 
 @router.patch("/{item_id}", response_model=ItemOut)

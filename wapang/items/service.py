@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Row, delete, select
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.carts.models import CartLine
@@ -60,31 +61,63 @@ async def remove_item(session: AsyncSession, owner: User, item_id: str) -> None:
     await session.commit()
 
 
-async def items_of_store(session: AsyncSession, store_id: str) -> Sequence[Item]:
+async def items_of_store(session: AsyncSession, store_id: str) -> list[dict[str, Any]]:
     await get_store(session, store_id)
-    query = (
-        select(Item)
-        .where(Item.store_id == store_id, Item.deleted_at.is_(None))
-        .order_by(Item.created_at, Item.id)
-    )
-    return (await session.scalars(query)).all()
+    rows = await session.execute(_STORE_LISTING, {"store_id": store_id})
+    return [dict(row._mapping) for row in rows]
 
 
-async def search_items(session: AsyncSession, where: ItemFilter) -> Sequence[Row[Item, str]]:
+async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[str, Any]]:
+    """`ListedItemOut` fields of the live items that match, oldest first."""
     if where.store_id is not None:
         await get_store(session, where.store_id)
-    query = (
-        select(Item, Store.store_name)
-        .join(Store, Store.id == Item.store_id)
-        .where(Item.deleted_at.is_(None))
-        .order_by(Item.created_at, Item.id)
+    statement = _search_statement(
+        where.store_id is not None,
+        where.min_price is not None,
+        where.max_price is not None,
+        where.in_stock,
     )
-    if where.store_id is not None:
-        query = query.where(Item.store_id == where.store_id)
-    if where.min_price is not None:
-        query = query.where(Item.price >= where.min_price)
-    if where.max_price is not None:
-        query = query.where(Item.price <= where.max_price)
-    if where.in_stock:
-        query = query.where(Item.stock > 0)
-    return (await session.execute(query)).all()
+    values = {
+        "store_id": where.store_id,
+        "min_price": where.min_price,
+        "max_price": where.max_price,
+    }
+    rows = await session.execute(statement, _present(values))
+    return [dict(row._mapping) for row in rows]
+
+
+# Listings select plain columns (no ORM objects to build and track) with statements built
+# once: a request only binds its values.
+_items = Item.__table__.c
+_LISTED = (_items.id, _items.item_name, _items.price, _items.stock)
+_STORE_LISTING = (
+    select(*_LISTED)
+    .where(_items.store_id == bindparam("store_id"), _items.deleted_at.is_(None))
+    .order_by(_items.created_at, _items.id)
+)
+
+
+@cache
+def _search_statement(
+    by_store: bool, min_price: bool, max_price: bool, in_stock: bool
+) -> Select[tuple[Any, ...]]:
+    stores = Store.__table__.c
+    query = (
+        select(*_LISTED, _items.store_id, stores.store_name)
+        .join_from(Item.__table__, Store.__table__, stores.id == _items.store_id)
+        .where(_items.deleted_at.is_(None))
+        .order_by(_items.created_at, _items.id)
+    )
+    if by_store:
+        query = query.where(_items.store_id == bindparam("store_id"))
+    if min_price:
+        query = query.where(_items.price >= bindparam("min_price"))
+    if max_price:
+        query = query.where(_items.price <= bindparam("max_price"))
+    if in_stock:
+        query = query.where(_items.stock > 0)
+    return query
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}

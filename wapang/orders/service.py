@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from wapang.database import INT32_MAX
+from wapang.database import INT32_MAX, Base, new_id, utc_now
 from wapang.errors import InvalidFieldFormat
 from wapang.items.errors import ItemNotFound
 from wapang.items.models import Item
@@ -36,21 +36,39 @@ async def place_order(
     """All or nothing: every item must exist, then every quantity must be in stock.
 
     The caller commits; on any error the caller's transaction is rolled back, so nothing changes.
+    The happy path costs four statements: the stock update, the snapshot and two inserts.
     """
     quantities = merge_quantities(requested)
-    await _require_live_items(session, quantities.keys())
-    await _take_stock(session, quantities)
+    if not await _take_stock(session, quantities):
+        await _require_live_items(session, quantities.keys())
+        raise NotEnoughStock()
     lines = await _snapshot(session, quantities)
     priced = price_lines(lines)
     if priced.total_price > BIGINT_MAX:
         raise InvalidFieldFormat()
-    order = Order(buyer_id=buyer.id, total_price=priced.total_price)
-    order.lines = [
-        OrderLine(position=position, **vars(line)) for position, line in enumerate(lines)
-    ]
-    session.add(order)
-    await session.flush()
-    return OrderOut(order_id=order.id, status=order.status, **priced.model_dump())
+    order_id, status = new_id(), OrderStatus.ORDERED.value
+    await session.execute(
+        insert(_ORDERS).values(
+            id=order_id,
+            buyer_id=buyer.id,
+            status=status,
+            total_price=priced.total_price,
+            created_at=utc_now(),
+        )
+    )
+    await session.execute(
+        insert(_ORDER_LINES),
+        [
+            {"order_id": order_id, "position": position, **vars(line)}
+            for position, line in enumerate(lines)
+        ],
+    )
+    return OrderOut(order_id=order_id, status=status, **priced.model_dump())
+
+
+_ITEMS, _STORES, _ORDERS, _ORDER_LINES = (
+    Base.metadata.tables[model.__tablename__] for model in (Item, Store, Order, OrderLine)
+)
 
 
 async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) -> None:
@@ -62,34 +80,47 @@ async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) ->
         raise ItemNotFound()
 
 
-async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> None:
-    """Conditional decrements in id order: row locks are always taken in the same order, so
-    concurrent orders serialise without deadlocks and stock can never go below zero."""
-    for item_id in sorted(quantities):
-        quantity = quantities[item_id]
-        result = await session.execute(
-            update(Item)
-            .where(Item.id == item_id, Item.deleted_at.is_(None), Item.stock >= quantity)
-            .values(stock=Item.stock - quantity)
+async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> bool:
+    """One conditional decrement of every line, or none (False): the row locks are taken in
+    primary-key order, so concurrent orders serialise without deadlocks and stock never goes
+    below zero."""
+    wanted = case(quantities, value=_ITEMS.c.id)
+    result = await session.execute(
+        update(_ITEMS)
+        .where(
+            _ITEMS.c.id.in_(list(quantities)),
+            _ITEMS.c.deleted_at.is_(None),
+            _ITEMS.c.stock >= wanted,
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise NotEnoughStock()
+        .values(stock=_ITEMS.c.stock - wanted)
+    )
+    return bool(result.rowcount == len(quantities))  # type: ignore[attr-defined]
 
 
 async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[PricedLine]:
+    """The ordered items as they are now: their rows are locked by the stock update."""
     rows = await session.execute(
-        select(Item, Store).join(Store, Store.id == Item.store_id).where(Item.id.in_(quantities))
+        select(
+            _ITEMS.c.id,
+            _ITEMS.c.item_name,
+            _ITEMS.c.price,
+            _STORES.c.id.label("store_id"),
+            _STORES.c.store_name,
+            _STORES.c.delivery_fee,
+        )
+        .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
+        .where(_ITEMS.c.id.in_(list(quantities)))
     )
-    by_id = {item.id: (item, store) for item, store in rows.all()}
+    by_id = {row.id: row for row in rows}
     return [
         PricedLine(
             item_id=item_id,
-            item_name=by_id[item_id][0].item_name,
-            price=by_id[item_id][0].price,
+            item_name=by_id[item_id].item_name,
+            price=by_id[item_id].price,
             quantity=quantity,
-            store_id=by_id[item_id][1].id,
-            store_name=by_id[item_id][1].store_name,
-            delivery_fee=by_id[item_id][1].delivery_fee,
+            store_id=by_id[item_id].store_id,
+            store_name=by_id[item_id].store_name,
+            delivery_fee=by_id[item_id].delivery_fee,
         )
         for item_id, quantity in quantities.items()
     ]
