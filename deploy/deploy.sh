@@ -190,7 +190,9 @@ verify() { # the public name through DNS, as a client sees it; retried while the
     domain=$(domain_from "$DEPLOY_DIR/.env")
     [ -n "$domain" ] || die "DOMAINS is empty in $DEPLOY_DIR/.env"
     deadline=$(($(date +%s) + VERIFY_TIMEOUT))
-    until docker run --rm --network host "$(image app "$tag")" wapang verify "https://$domain"; do
+    # Run as the app runs (its env_file and network), so --cleanup deletes verify's probe
+    # account in the very database the app uses.
+    until compose "$tag" run --rm --no-deps -T app wapang verify --cleanup "https://$domain"; do
         [ "$(date +%s)" -lt "$deadline" ] || return 1
         log "verify failed; retrying in 15 s (a first certificate can take a minute)"
         sleep 15

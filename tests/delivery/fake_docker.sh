@@ -8,8 +8,6 @@ state="${FAKE_STATE:?}"
 mkdir -p "$state/containers"
 printf '%s\n' "$*" >> "$state/calls"
 
-tag_of() { printf '%s' "${1##*:}"; }
-
 new_container() { # new_container SERVICE TAG -> prints id
     local id
     id=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
@@ -37,7 +35,18 @@ compose() {
     shift
     case "$command" in
         ps) service_ids "${@: -1}" ;;
-        run) [ -z "${FAKE_MIGRATE_FAIL:-}" ] || { echo "migration error" >&2; exit 1; } ;;
+        run)
+            case " $* " in
+                *" wapang verify --cleanup "*)
+                    if [ "${TAG:?}" = "${FAKE_VERIFY_FAIL_TAG:-}" ]; then
+                        echo "verify: FAIL" >&2
+                        exit 1
+                    fi
+                    ;;
+                *" wapang verify "*) echo "fake docker: verify without --cleanup" >&2; exit 2 ;;
+                *) [ -z "${FAKE_MIGRATE_FAIL:-}" ] || { echo "migration error" >&2; exit 1; } ;;
+            esac
+            ;;
         up)
             local scale="" services=() service id
             while [ $# -gt 0 ]; do
@@ -64,25 +73,19 @@ compose() {
 }
 
 run() {
-    local env_file="" image=""
+    local env_file=""
     while [ $# -gt 0 ]; do
         case "$1" in
             --rm) shift ;;
             --env-file) env_file="$2"; shift 2 ;;
             --network) shift 2 ;;
-            *) image="$1"; shift; break ;;
+            *) shift; break ;;  # the image: only check-config runs through `docker run`
         esac
     done
     case "$1 $2" in
         "wapang check-config")
             exec env -i PATH="$PATH" HOME="$state" "${FAKE_PYTHON:?}" -m wapang.cli check-config \
                 --env-file "$env_file" ;;
-        "wapang verify")
-            if [ "$(tag_of "$image")" = "${FAKE_VERIFY_FAIL_TAG:-}" ]; then
-                echo "verify: FAIL" >&2
-                exit 1
-            fi
-            ;;
         *) echo "fake docker run: unsupported $*" >&2; exit 2 ;;
     esac
 }

@@ -3,15 +3,20 @@ loopback: it passes on a good deploy and fails, with the reason, on each broken 
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.databases import TEST_SECRETS
 from tests.edge.rig import LOOPBACK
 from wapang.cli import app as cli
+from wapang.config import Settings
 from wapang.delivery.verify import Policy, Report, Target, run_checks
 from wapang.edge.manager import Manager
+from wapang.migrate import upgrade
 
 from .conftest import SITE, App, EdgeStarter, LocalEdge
 from .pki import Authority, issue, make_authority
@@ -177,3 +182,80 @@ def test_never_prints_the_sign_up_password(
     code, output = cli_verify(edge.args(ca_file))
     assert code == 0
     assert "password" not in output.lower()
+
+
+# ---- clean-up: the probe account is deleted where the site wrote it ----------------------------
+
+
+def write_env_file(path: Path, database: Path) -> Path:
+    lines = {"ENV": "test", "DB_DIALECT": "sqlite", "DB_DATABASE": str(database), **TEST_SECRETS}
+    path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
+    return path
+
+
+def probe_email(report: Report) -> str:
+    signup = next(check for check in report.checks if check.name == "sign-up (database write)")
+    return signup.detail.removeprefix("201: created ")
+
+
+def accounts(database: Path, email: str) -> int:
+    with closing(sqlite3.connect(database)) as connection:
+        (count,) = connection.execute(
+            "SELECT COUNT(*) FROM users WHERE email = ?", (email,)
+        ).fetchone()
+    return int(count)
+
+
+def test_cleanup_deletes_the_probe_account_in_the_deployed_database(
+    start_edge: EdgeStarter,
+    api_app: App,
+    delivery_root: Path,
+    production_ca: Authority,
+    ca_file: Path,
+    tmp_path: Path,
+) -> None:
+    edge = start_edge(issue(production_ca, [SITE], tmp_path / "tls"), api_app.port)
+    database = delivery_root / "verify.db"  # the api_app's database
+    settings = Settings.load(write_env_file(tmp_path / "deployed.env", database))
+
+    report = verify(edge, ca_file, cleanup=settings)
+
+    assert report.ok, failures(report)
+    email = probe_email(report)
+    assert email.startswith("verify+")
+    assert "found and deleted" in report.checks[-1].detail
+    assert accounts(database, email) == 0
+
+
+def test_cleanup_fails_when_the_site_writes_to_another_database(
+    start_edge: EdgeStarter,
+    api_app: App,
+    production_ca: Authority,
+    ca_file: Path,
+    tmp_path: Path,
+) -> None:
+    edge = start_edge(issue(production_ca, [SITE], tmp_path / "tls"), api_app.port)
+    elsewhere = write_env_file(tmp_path / "other.env", tmp_path / "other.db")
+    upgrade(Settings.load(elsewhere))  # a valid, empty wapang database
+
+    code, output = cli_verify([*edge.args(ca_file), "--env-file", str(elsewhere)])
+
+    assert code == 1, output
+    assert "another database" in output
+    assert "1 check(s) failed" in output
+
+
+def test_cleanup_with_an_invalid_configuration_names_every_problem(
+    api_app: App, ca_file: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.env"
+    broken.write_text("ENV=prod\nDB_DIALECT=mysql\nACCESS_TOKEN_SECRET=hunter2-tiny\n")
+
+    code, output = cli_verify(
+        [f"https://{SITE}", "--ca-file", str(ca_file), "--env-file", str(broken)]
+    )
+
+    assert code == 2, output
+    for setting in ("DB_HOST", "DB_USER", "REFRESH_TOKEN_SECRET", "ACCESS_TOKEN_SECRET"):
+        assert setting in output
+    assert "hunter2-tiny" not in output  # the secret itself is never printed

@@ -5,10 +5,11 @@ production CA (not Let's Encrypt staging), enough days are left, plain http redi
 the same host, HSTS is sent, /readyz answers 200, and a sign-up (POST /api/users) returns 201,
 which proves a database write through the whole path.
 
-The sign-up leaves a user behind: the API has no delete endpoint (the contract never deletes
-users) and verify holds no admin credentials. The account is recognisable and inert:
-`verify+<random>@<domain>` with a random password nobody keeps; the address is printed so it can
-be audited or removed with SQL (deploy/DEPLOY.md, "Verify accounts").
+The API cannot delete users (the contract never does), so the clean-up goes to the database
+itself: with `--cleanup` (settings from the environment, as in the app container) or
+`--env-file F`, verify deletes its account there and fails if the row is not found, which also
+proves the site writes to the database the deployment names. Without them the account stays:
+`verify+<random>@<domain>`, random password nobody keeps, inert (deploy/DEPLOY.md).
 
 `--connect-to ADDR` sends every connection to ADDR while the name (SNI, certificate check, Host
 header) stays the domain: tests point it at loopback, and an operator can check a host before
@@ -17,6 +18,7 @@ DNS points at it.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 import socket
@@ -35,11 +37,16 @@ from cryptography.x509.oid import NameOID
 from rich.console import Console
 from rich.table import Table
 
+from wapang.config import ConfigError, Settings
+from wapang.database import Database
 from wapang.edge.settings import DEFAULT_STAGING_ISSUER_PATTERN
+from wapang.users.service import delete_unused_account
 
 MIN_HSTS_MAX_AGE = 31_536_000  # one year: what browsers' preload lists require
 REDIRECT_STATUSES = {301, 308}  # permanent, so clients and caches learn https
 DEFAULT_MIN_DAYS = 14.0
+SIGNUP = "sign-up (database write)"
+CLEANUP = "clean-up (account deleted)"
 
 
 class VerifyUsageError(ValueError):
@@ -97,6 +104,7 @@ class Policy:
     staging_issuer_pattern: str = DEFAULT_STAGING_ISSUER_PATTERN
     signup: bool = True
     email_domain: str | None = None  # default: the checked host
+    cleanup: Settings | None = None  # the deployment's database, where the account is deleted
 
 
 @dataclass(frozen=True)
@@ -272,23 +280,55 @@ def readiness_check(response: httpx.Response) -> Check:
     return Check("/readyz", True, "200: the app answers and its database is reachable")
 
 
-def signup_check(client: httpx.Client, target: Target, policy: Policy) -> Check:
+def signup_checks(client: httpx.Client, target: Target, policy: Policy) -> list[Check]:
+    """The sign-up, then (with clean-up settings) the account's removal from the database."""
     email = f"verify+{secrets.token_hex(6)}@{policy.email_domain or target.host}"
+    signup = _guarded(SIGNUP, lambda: signup_check(client, target, email))
+    if policy.cleanup is None:
+        return [signup]
+    if not signup.ok:
+        return [signup, Check(CLEANUP, False, "not checked: the sign-up failed")]
+    return [signup, cleanup_check(policy.cleanup, email)]
+
+
+def cleanup_check(settings: Settings, email: str) -> Check:
+    try:
+        found = asyncio.run(_delete_account(settings, email))
+    except Exception as error:  # any driver error: report it, never a traceback
+        return Check(CLEANUP, False, f"database {_database_name(settings)}: {error}")
+    if not found:
+        return Check(
+            CLEANUP,
+            False,
+            f"{email} is not in {_database_name(settings)}: "
+            "the site writes to another database than the one configured here",
+        )
+    return Check(CLEANUP, True, f"{email} found and deleted in {_database_name(settings)}")
+
+
+async def _delete_account(settings: Settings, email: str) -> bool:
+    database = Database(settings)
+    try:
+        async with database.sessions() as session:
+            return await delete_unused_account(session, email)
+    finally:
+        await database.dispose()
+
+
+def _database_name(settings: Settings) -> str:
+    where = "" if settings.DB_HOST is None else f" on {settings.DB_HOST}:{settings.DB_PORT}"
+    return f"{settings.DB_DIALECT.value} database {settings.DB_DATABASE}{where}"
+
+
+def signup_check(client: httpx.Client, target: Target, email: str) -> Check:
     password = secrets.token_urlsafe(12)[:16]  # never printed; nobody needs it again
     response = _request(
         client, target, "POST", "https", "/api/users", json={"email": email, "password": password}
     )
     if response.status_code != 201:
-        return Check(
-            "sign-up (database write)",
-            False,
-            f"POST /api/users answered {response.status_code} {_error_text(response)}",
-        )
-    return Check(
-        "sign-up (database write)",
-        True,
-        f"201: created {email} (inert; the API cannot delete users, see DEPLOY.md)",
-    )
+        answer = f"{response.status_code} {_error_text(response)}"
+        return Check(SIGNUP, False, f"POST /api/users answered {answer}")
+    return Check(SIGNUP, True, f"201: created {email}")
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -315,9 +355,15 @@ def run_checks(target: Target, policy: Policy) -> Report:
         if handshake.verified:
             report.checks += _https_checks(client, target, policy)
         else:  # every https request would fail the same way: say so once, in the first row
-            names = ["HSTS", "/readyz"] + (["sign-up (database write)"] if policy.signup else [])
+            names = ["HSTS", "/readyz", *_signup_names(policy)]
             report.checks += [Check(name, False, "not checked: TLS failed") for name in names]
     return report
+
+
+def _signup_names(policy: Policy) -> list[str]:
+    if not policy.signup:
+        return []
+    return [SIGNUP] if policy.cleanup is None else [SIGNUP, CLEANUP]
 
 
 def _https_checks(client: httpx.Client, target: Target, policy: Policy) -> list[Check]:
@@ -327,8 +373,7 @@ def _https_checks(client: httpx.Client, target: Target, policy: Policy) -> list[
     else:
         checks = [hsts_check(readyz), readiness_check(readyz)]
     if policy.signup:
-        name = "sign-up (database write)"
-        checks.append(_guarded(name, lambda: signup_check(client, target, policy)))
+        checks += signup_checks(client, target, policy)
     return checks
 
 
@@ -396,6 +441,17 @@ def verify_command(
         str | None, typer.Option(help="Domain of the sign-up address (default: the site's).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per connection or request.")] = 10.0,
+    cleanup: Annotated[
+        bool,
+        typer.Option(
+            help="Delete the sign-up's account in the database the environment configures "
+            "(run it where the app runs: `docker compose run app wapang verify --cleanup ...`)."
+        ),
+    ] = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(help="Like --cleanup, with the deployment's settings read from this file."),
+    ] = None,
 ) -> None:
     """Check a deployed site from the outside; exit 1 when any check fails."""
     console = Console()
@@ -404,7 +460,18 @@ def verify_command(
     except VerifyUsageError as error:
         console.print(f"[bold red]FAIL[/bold red] {error}", highlight=False)
         raise typer.Exit(2) from None
-    policy = Policy(min_days, staging_pattern, signup, email_domain)
+    database = _cleanup_settings(console, cleanup, env_file) if signup else None
+    policy = Policy(min_days, staging_pattern, signup, email_domain, database)
     report = run_checks(target, policy)
     render(report, console)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _cleanup_settings(console: Console, cleanup: bool, env_file: Path | None) -> Settings | None:
+    if not cleanup and env_file is None:
+        return None
+    try:
+        return Settings.load(env_file)
+    except ConfigError as error:  # every problem at once, secrets never printed
+        console.print(f"[bold red]FAIL[/bold red] clean-up settings: {error}", highlight=False)
+        raise typer.Exit(2) from None

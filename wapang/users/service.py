@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,13 @@ async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate)
         setattr(user, field, value)
     await _commit_or_conflict(session)
     return user
+
+
+async def delete_unused_account(session: AsyncSession, email: str) -> bool:
+    """Remove an account that never did anything (e.g. `wapang verify`'s probe); True if found."""
+    result = await session.execute(delete(User).where(User.email == email))
+    await session.commit()
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def _commit_or_conflict(session: AsyncSession) -> None:
