@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response, status
 
 from wapang.auth.dependencies import CurrentUser, OptionalUser
@@ -28,7 +30,7 @@ async def write_review(
 )
 async def item_reviews(
     item_id: str, user: OptionalUser, session: SessionDep
-) -> list[ItemReviewOut]:
+) -> list[dict[str, Any]]:
     return await service.item_reviews(session, item_id, user)
 
 

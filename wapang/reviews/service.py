@@ -1,14 +1,18 @@
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from typing import Any
+
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wapang.database import Base
+from wapang.items.errors import ItemNotFound
 from wapang.items.models import Item
 from wapang.items.service import get_live_item
 from wapang.reviews.errors import NicknameNotSet, NotYourReview, ReviewAlreadyExists, ReviewNotFound
 from wapang.reviews.models import Review
-from wapang.reviews.schemas import ItemReviewOut, MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
+from wapang.reviews.schemas import MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
 from wapang.users.models import User
 
 
@@ -50,18 +54,36 @@ async def write_review(
 
 async def item_reviews(
     session: AsyncSession, item_id: str, viewer: User | None
-) -> list[ItemReviewOut]:
-    await get_live_item(session, item_id)
-    query = _with_writer().where(Review.item_id == item_id).order_by(Review.created_at, Review.id)
-    rows = (await session.execute(query)).all()
-    return [
-        ItemReviewOut.model_validate(
-            _review_out(review, nickname, viewer).model_dump(
-                exclude_unset=True, exclude={"item_id"}
-            )
-        )
-        for review, nickname in rows
-    ]
+) -> list[dict[str, Any]]:
+    """`ItemReviewOut` fields, oldest first; `is_writer` only for a signed-in viewer."""
+    if await session.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
+        raise ItemNotFound()
+    rows = await session.execute(_ITEM_REVIEWS, {"item_id": item_id})
+    reviews = []
+    for review_id, writer_id, nickname, rating, comment in rows:
+        shown = {
+            "review_id": review_id,
+            "writer_nickname": nickname,
+            "rating": rating,
+            "comment": comment,
+        }
+        if viewer is not None:
+            shown["is_writer"] = writer_id == viewer.id
+        reviews.append(shown)
+    return reviews
+
+
+# The listing reads plain columns with statements built once (see items/service.py).
+_reviews, _users, _items = (
+    Base.metadata.tables[model.__tablename__].c for model in (Review, User, Item)
+)
+_LIVE_ITEM = select(_items.id).where(_items.id == bindparam("item_id"), _items.deleted_at.is_(None))
+_ITEM_REVIEWS = (
+    select(_reviews.id, _reviews.writer_id, _users.nickname, _reviews.rating, _reviews.comment)
+    .join_from(Review.__table__, User.__table__, _users.id == _reviews.writer_id)
+    .where(_reviews.item_id == bindparam("item_id"))
+    .order_by(_reviews.created_at, _reviews.id)
+)
 
 
 async def read_review(session: AsyncSession, review_id: str, viewer: User | None) -> ReviewOut:
