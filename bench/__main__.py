@@ -171,7 +171,7 @@ def _arguments() -> argparse.Namespace:
     arguments = parser.parse_args()
     arguments.profile = {name for name in arguments.profile.split(",") if name}
     if arguments.profile and not profiling.available():
-        parser.error("--profile needs py-spy: uv pip install py-spy (profiling only)")
+        parser.error("--profile needs py-spy: uv sync (it is a development dependency)")
     arguments.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return arguments
 

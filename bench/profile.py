@@ -1,10 +1,10 @@
 """Optional sampling profile of the app workers during a measured run (`--profile NAMES`).
 
-Needs py-spy in the venv, for profiling only (not a project dependency):
-`uv pip install py-spy`. The collapsed stacks are written beside the results
-(`bench/results/<timestamp>-<scenario>.stacks`, for speedscope or flamegraph.pl) and
-summarised here: where the workers' CPU time goes, by function, inclusive and self.
-Figures of a profiled run are a little lower than unprofiled ones.
+Needs py-spy, a development dependency (`uv sync` installs it; it samples other processes,
+so it needs ptrace rights: root, or kernel.yama.ptrace_scope=0). The collapsed stacks are
+written beside the results (`bench/results/<timestamp>-<scenario>.stacks`, for speedscope or
+flamegraph.pl) and summarised here: where the workers' CPU time goes, by function,
+inclusive and self. Figures of a profiled run are a little lower than unprofiled ones.
 """
 
 from __future__ import annotations
