@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from wapang.auth.schemas import TokenPair
 from wapang.config import Settings
 
 ALGORITHM = "HS256"
+VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenKind(StrEnum):
@@ -39,6 +41,9 @@ class TokenService:
             TokenKind.ACCESS: timedelta(minutes=settings.SHORT_SESSION_LIFESPAN),
             TokenKind.REFRESH: timedelta(minutes=settings.LONG_SESSION_LIFESPAN),
         }
+        # A client sends the same token with every request until it expires: what a signature
+        # check proved once stays true, so only the expiry is checked again.
+        self._verified: dict[tuple[str, TokenKind], tuple[TokenClaims, float]] = {}
 
     def issue_pair(self, user_id: str) -> TokenPair:
         return TokenPair(
@@ -60,6 +65,19 @@ class TokenService:
 
     def decode(self, token: str, kind: TokenKind) -> TokenClaims:
         """Verify signature (HS256 only), expiry, required claims and kind; else `InvalidToken`."""
+        verified = self._verified.get((token, kind))
+        if verified is not None:
+            claims, expires = verified
+            if time.time() < expires:
+                return claims
+            del self._verified[token, kind]
+        claims, expires = self._verify(token, kind)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token, kind] = (claims, expires)
+        return claims
+
+    def _verify(self, token: str, kind: TokenKind) -> tuple[TokenClaims, float]:
         try:
             claims = jwt.decode(
                 token,
@@ -73,13 +91,14 @@ class TokenService:
         if not isinstance(subject, str) or token_kind != kind.value:
             raise InvalidToken()
         token_id = claims.get("jti")
-        return TokenClaims(
+        verified = TokenClaims(
             subject=subject,
             token_id=token_id
             if isinstance(token_id, str) and 0 < len(token_id) <= 64
             else _fingerprint(token),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
+        return verified, verified.expires_at.timestamp()
 
 
 def _fingerprint(token: str) -> str:
