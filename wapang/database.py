@@ -174,7 +174,10 @@ class Database:
         no connection frees up in DB_CONNECT_TIMEOUT seconds."""
         reads_only = reads_only and self.read_engine is not self.engine
         turn = self._turns[reads_only]
-        async with asyncio.timeout(self._turn_timeout):
+        if turn.locked():  # only a wait needs a deadline: timers cost on every request
+            async with asyncio.timeout(self._turn_timeout):
+                await turn.acquire()
+        else:
             await turn.acquire()
         try:
             async with (self.reads if reads_only else self.sessions)() as session:

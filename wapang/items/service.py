@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import Result, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.carts.models import CartLine
@@ -63,8 +63,7 @@ async def remove_item(session: AsyncSession, owner: User, item_id: str) -> None:
 
 async def items_of_store(session: AsyncSession, store_id: str) -> list[dict[str, Any]]:
     await get_store(session, store_id)
-    rows = await session.execute(_STORE_LISTING, {"store_id": store_id})
-    return [dict(row._mapping) for row in rows]
+    return _dicts(await session.execute(_STORE_LISTING, {"store_id": store_id}))
 
 
 async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[str, Any]]:
@@ -82,8 +81,7 @@ async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[st
         "min_price": where.min_price,
         "max_price": where.max_price,
     }
-    rows = await session.execute(statement, _present(values))
-    return [dict(row._mapping) for row in rows]
+    return _dicts(await session.execute(statement, _present(values)))
 
 
 # Listings select plain columns (no ORM objects to build and track) with statements built
@@ -117,6 +115,11 @@ def _search_statement(
     if in_stock:
         query = query.where(_items.stock > 0)
     return query
+
+
+def _dicts(rows: Result[Any]) -> list[dict[str, Any]]:
+    names = tuple(rows.keys())
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:
