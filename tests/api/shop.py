@@ -19,6 +19,33 @@ def unique_phone() -> str:
     return f"010-{number // 10000 % 10000:04d}-{number % 10000:04d}"
 
 
+# The contract's error table (spec §2): `assert_error(response, *ERR_013)`.
+ERR_001 = (401, "ERR_001", "Invalid account credentials")
+ERR_002 = (400, "ERR_002", "MISSING REQUIRED FIELDS")
+ERR_003 = (400, "ERR_003", "INVALID FIELD FORMAT")
+ERR_004 = (409, "ERR_004", "EMAIL ALREADY EXISTS")
+ERR_005 = (401, "ERR_005", "UNAUTHENTICATED")
+ERR_006 = (400, "ERR_006", "BAD AUTHORIZATION HEADER")
+ERR_007 = (401, "ERR_007", "INVALID TOKEN")
+ERR_008 = (409, "ERR_008", "STORE ALREADY EXISTS")
+ERR_009 = (409, "ERR_009", "STORE INFO CONFLICT")
+ERR_010 = (404, "ERR_010", "STORE NOT FOUND")
+ERR_011 = (403, "ERR_011", "NO STORE OWNED")
+ERR_012 = (403, "ERR_012", "NOT YOUR STORE")
+ERR_013 = (404, "ERR_013", "ITEM NOT FOUND")
+ERR_014 = (403, "ERR_014", "NOT YOUR ITEM")
+ERR_015 = (422, "ERR_015", "NICKNAME NOT SET")
+ERR_016 = (409, "ERR_016", "REVIEW ALREADY EXISTS")
+ERR_017 = (409, "ERR_017", "NOT ENOUGH STOCK")
+ERR_018 = (422, "ERR_018", "EMPTY ITEM LIST")
+ERR_019 = (404, "ERR_019", "ORDER NOT FOUND")
+ERR_020 = (403, "ERR_020", "NOT YOUR ORDER")
+ERR_021 = (409, "ERR_021", "INVALID ORDER STATUS")
+ERR_022 = (404, "ERR_022", "REVIEW NOT FOUND")
+ERR_023 = (403, "ERR_023", "NOT YOUR REVIEW")
+ERR_024 = (422, "ERR_024", "EMPTY ITEM LIST")
+
+
 def assert_error(response: httpx.Response, status: int, code: str, message: str) -> None:
     assert response.status_code == status, response.text
     assert response.json() == {"error_code": code, "error_msg": message}
@@ -106,6 +133,18 @@ AUTH_FAILURES: list[tuple[str, str | None, int, str, str]] = [
     ("extra-part", "Bearer abc def", 400, "ERR_006", "BAD AUTHORIZATION HEADER"),
     ("forged-token", "Bearer not-a-jwt", 401, "ERR_007", "INVALID TOKEN"),
 ]
+
+
+async def request_with_broken_auth(
+    client: httpx.AsyncClient, method: str, path: str, header: str | None
+) -> httpx.Response:
+    """`path` ("{id}" filled with an unknown id) with this Authorization header (None: none) and
+    a body that is not JSON: the authentication error must win over the body's."""
+    headers = {} if header is None else {"Authorization": header}
+    return await client.request(
+        method, path.format(id=missing_id()), content=b"{not json", headers=headers
+    )
+
 
 UUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 

@@ -14,6 +14,12 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from tests.api.shop import (
+    ERR_001,
+    ERR_002,
+    ERR_003,
+    ERR_005,
+    ERR_006,
+    ERR_007,
     PASSWORD,
     app_settings,
     assert_error,
@@ -34,12 +40,6 @@ REFRESH_SECRET = TEST_SECRETS["REFRESH_TOKEN_SECRET"]
 # HS384/HS512 forgeries use a key shorter than PyJWT recommends; that is the point.
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
-ERR_001 = (401, "ERR_001", "Invalid account credentials")
-ERR_002 = (400, "ERR_002", "MISSING REQUIRED FIELDS")
-ERR_003 = (400, "ERR_003", "INVALID FIELD FORMAT")
-ERR_005 = (401, "ERR_005", "UNAUTHENTICATED")
-ERR_006 = (400, "ERR_006", "BAD AUTHORIZATION HEADER")
-ERR_007 = (401, "ERR_007", "INVALID TOKEN")
 
 ME = ("GET", "/api/users/me")
 REFRESH = ("GET", "/api/auth/tokens/refresh")

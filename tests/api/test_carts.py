@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.api.shop import (
-    AUTH_FAILURES,
+    ERR_003,
+    ERR_013,
     Shopper,
     assert_error,
     missing_id,
@@ -20,14 +21,6 @@ from tests.api.shop import (
 )
 
 EMPTY_CART = {"details": [], "total_price": 0}
-
-
-def err_003(response: httpx.Response) -> None:
-    assert_error(response, 400, "ERR_003", "INVALID FIELD FORMAT")
-
-
-def err_013(response: httpx.Response) -> None:
-    assert_error(response, 404, "ERR_013", "ITEM NOT FOUND")
 
 
 def line(item: dict[str, Any], quantity: int) -> dict[str, Any]:
@@ -74,34 +67,6 @@ async def shop(client: httpx.AsyncClient) -> dict[str, Any]:
         "store_b": store_b,
         "bingsu": bingsu,
     }
-
-
-# -- authentication -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("method", "path"),
-    [
-        ("GET", "/api/carts"),
-        ("PATCH", "/api/carts"),
-        ("DELETE", "/api/carts"),
-        ("POST", "/api/carts/checkout"),
-    ],
-)
-@pytest.mark.parametrize(("case", "header", "status", "code", "message"), AUTH_FAILURES)
-async def test_cart_endpoints_check_authentication_first(
-    client: httpx.AsyncClient,
-    method: str,
-    path: str,
-    case: str,
-    header: str | None,
-    status: int,
-    code: str,
-    message: str,
-) -> None:
-    headers = {} if header is None else {"Authorization": header}
-    response = await client.request(method, path, content=b"{not json", headers=headers)
-    assert_error(response, status, code, message)
 
 
 # -- GET /api/carts -------------------------------------------------------------------------
@@ -301,7 +266,7 @@ async def test_set_line_bad_field_is_err_003(
     shopper = await sign_up(client)
     body = {"item_id": shop["waffle"]["id"], "quantity": 1, field: value}
 
-    err_003(await shopper.request("PATCH", "/api/carts", json=body))
+    assert_error(await shopper.request("PATCH", "/api/carts", json=body), *ERR_003)
 
     assert await cart_of(shopper) == EMPTY_CART
 
@@ -317,8 +282,8 @@ async def test_set_line_needs_a_live_item_err_013(
     ).status_code == 204
 
     for item_id in (missing_id(), "not-a-uuid", shop["croffle"]["id"]):
-        err_013(await set_cart_line(shopper, item_id, quantity))
-    err_003(await set_cart_line(shopper, missing_id(), -1))
+        assert_error(await set_cart_line(shopper, item_id, quantity), *ERR_013)
+    assert_error(await set_cart_line(shopper, missing_id(), -1), *ERR_003)
     assert await cart_of(shopper) == EMPTY_CART
 
 

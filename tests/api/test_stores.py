@@ -10,23 +10,22 @@ import httpx
 import pytest
 
 from tests.api.shop import (
+    ERR_002,
+    ERR_003,
+    ERR_005,
+    ERR_006,
+    ERR_007,
+    ERR_008,
+    ERR_009,
+    ERR_010,
+    ERR_011,
+    ERR_012,
     Shopper,
     assert_error,
     sign_up,
     sign_up_many,
     unique_phone,
 )
-
-ERR_002 = (400, "ERR_002", "MISSING REQUIRED FIELDS")
-ERR_003 = (400, "ERR_003", "INVALID FIELD FORMAT")
-ERR_005 = (401, "ERR_005", "UNAUTHENTICATED")
-ERR_006 = (400, "ERR_006", "BAD AUTHORIZATION HEADER")
-ERR_007 = (401, "ERR_007", "INVALID TOKEN")
-ERR_008 = (409, "ERR_008", "STORE ALREADY EXISTS")
-ERR_009 = (409, "ERR_009", "STORE INFO CONFLICT")
-ERR_010 = (404, "ERR_010", "STORE NOT FOUND")
-ERR_011 = (403, "ERR_011", "NO STORE OWNED")
-ERR_012 = (403, "ERR_012", "NOT YOUR STORE")
 
 STORE_KEYS = {"id", "store_name", "address", "email", "phone_number", "delivery_fee"}
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

@@ -9,6 +9,13 @@ import httpx
 import pytest
 
 from tests.api.shop import (
+    ERR_001,
+    ERR_002,
+    ERR_003,
+    ERR_004,
+    ERR_005,
+    ERR_006,
+    ERR_007,
     PASSWORD,
     Shopper,
     assert_error,
@@ -17,14 +24,6 @@ from tests.api.shop import (
     sign_up,
     sign_up_many,
 )
-
-ERR_001 = (401, "ERR_001", "Invalid account credentials")
-ERR_002 = (400, "ERR_002", "MISSING REQUIRED FIELDS")
-ERR_003 = (400, "ERR_003", "INVALID FIELD FORMAT")
-ERR_004 = (409, "ERR_004", "EMAIL ALREADY EXISTS")
-ERR_005 = (401, "ERR_005", "UNAUTHENTICATED")
-ERR_006 = (400, "ERR_006", "BAD AUTHORIZATION HEADER")
-ERR_007 = (401, "ERR_007", "INVALID TOKEN")
 
 USER_KEYS = {"id", "email", "nickname", "address", "phone_number"}
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
