@@ -126,6 +126,19 @@ async def sign_up(
 # --- helpers for the item, review, order and cart tests --------------------------------------
 
 # (id, Authorization header or None, status, error_code, error_msg): §1.4 in its order.
+# Authorization headers of a signed-up user's request, `{access}`/`{refresh}` filled with their
+# tokens, and the error each must get.
+AUTH_CASES = [
+    ("absent", None, ERR_005),
+    ("bare-token", "{access}", ERR_006),
+    ("other-scheme", "Basic {access}", ERR_006),
+    ("empty", "", ERR_006),
+    ("scheme-only", "Bearer", ERR_006),
+    ("three-parts", "Bearer {access} more", ERR_006),
+    ("refresh-token", "Bearer {refresh}", ERR_007),
+    ("garbage-token", "Bearer not-a-jwt", ERR_007),
+]
+
 AUTH_FAILURES: list[tuple[str, str | None, int, str, str]] = [
     ("absent", None, 401, "ERR_005", "UNAUTHENTICATED"),
     ("bare-token", "abc.def.ghi", 400, "ERR_006", "BAD AUTHORIZATION HEADER"),

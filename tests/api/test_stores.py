@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.api.shop import (
+    AUTH_CASES,
     ERR_002,
     ERR_003,
     ERR_005,
@@ -440,17 +441,6 @@ async def test_store_items_are_its_live_items_including_sold_out(
 
 
 # --- authentication on the store endpoints ------------------------------------------------
-
-AUTH_CASES = [
-    ("absent", None, ERR_005),
-    ("bare-token", "{access}", ERR_006),
-    ("other-scheme", "Basic {access}", ERR_006),
-    ("empty", "", ERR_006),
-    ("scheme-only", "Bearer", ERR_006),
-    ("three-parts", "Bearer {access} more", ERR_006),
-    ("refresh-token", "Bearer {refresh}", ERR_007),
-    ("garbage-token", "Bearer not-a-jwt", ERR_007),
-]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.api.shop import (
+    AUTH_CASES,
     ERR_001,
     ERR_002,
     ERR_003,
@@ -495,16 +496,6 @@ USER_ENDPOINTS = [
     ("PATCH", "/api/users/me", {"nickname": "와플이"}),
     ("GET", "/api/users/me/orders", None),
     ("GET", "/api/users/me/reviews", None),
-]
-AUTH_CASES = [
-    ("absent", None, ERR_005),
-    ("bare-token", "{access}", ERR_006),
-    ("other-scheme", "Basic {access}", ERR_006),
-    ("empty", "", ERR_006),
-    ("scheme-only", "Bearer", ERR_006),
-    ("three-parts", "Bearer {access} more", ERR_006),
-    ("refresh-token", "Bearer {refresh}", ERR_007),
-    ("garbage-token", "Bearer not-a-jwt", ERR_007),
 ]
 
 
