@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, String, event, text
+from sqlalchemy import DateTime, MetaData, String, Table, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import (
@@ -37,6 +37,11 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for the Core statements of hot paths (no ORM objects to build)."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 def new_id() -> str:

@@ -71,13 +71,13 @@ class TokenService:
             if time.time() < expires:
                 return claims
             del self._verified[token, kind]
-        claims, expires = self._verify(token, kind)
+        claims = self._verify(token, kind)
         if len(self._verified) >= VERIFIED_CACHE_SIZE:
             self._verified.clear()
-        self._verified[token, kind] = (claims, expires)
+        self._verified[token, kind] = (claims, claims.expires_at.timestamp())
         return claims
 
-    def _verify(self, token: str, kind: TokenKind) -> tuple[TokenClaims, float]:
+    def _verify(self, token: str, kind: TokenKind) -> TokenClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -91,14 +91,13 @@ class TokenService:
         if not isinstance(subject, str) or token_kind != kind.value:
             raise InvalidToken()
         token_id = claims.get("jti")
-        verified = TokenClaims(
+        return TokenClaims(
             subject=subject,
             token_id=token_id
             if isinstance(token_id, str) and 0 < len(token_id) <= 64
             else _fingerprint(token),
             expires_at=datetime.fromtimestamp(claims["exp"], UTC),
         )
-        return verified, verified.expires_at.timestamp()
 
 
 def _fingerprint(token: str) -> str:

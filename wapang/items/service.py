@@ -8,7 +8,7 @@ from sqlalchemy import Result, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.carts.models import CartLine
-from wapang.database import utc_now
+from wapang.database import table_of, utc_now
 from wapang.items.errors import ItemNotFound, NotYourItem
 from wapang.items.models import Item
 from wapang.items.schemas import ItemCreate, ItemUpdate
@@ -30,6 +30,12 @@ async def get_live_item(session: AsyncSession, item_id: str) -> Item:
     if item is None or item.deleted_at is not None:
         raise ItemNotFound()
     return item
+
+
+async def require_live_item(session: AsyncSession, item_id: str) -> None:
+    """`get_live_item` for a caller that needs no Item object: one column, no ORM load."""
+    if await session.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
+        raise ItemNotFound()
 
 
 async def add_item(session: AsyncSession, owner: User, data: ItemCreate) -> Item:
@@ -86,8 +92,10 @@ async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[st
 
 # Listings select plain columns (no ORM objects to build and track) with statements built
 # once: a request only binds its values.
-_items = Item.__table__.c
+_ITEMS, _STORES = table_of(Item), table_of(Store)
+_items = _ITEMS.c
 _LISTED = (_items.id, _items.item_name, _items.price, _items.stock)
+_LIVE_ITEM = select(_items.id).where(_items.id == bindparam("item_id"), _items.deleted_at.is_(None))
 _STORE_LISTING = (
     select(*_LISTED)
     .where(_items.store_id == bindparam("store_id"), _items.deleted_at.is_(None))
@@ -99,10 +107,10 @@ _STORE_LISTING = (
 def _search_statement(
     by_store: bool, min_price: bool, max_price: bool, in_stock: bool
 ) -> Select[tuple[Any, ...]]:
-    stores = Store.__table__.c
+    stores = _STORES.c
     query = (
         select(*_LISTED, _items.store_id, stores.store_name)
-        .join_from(Item.__table__, Store.__table__, stores.id == _items.store_id)
+        .join_from(_ITEMS, _STORES, stores.id == _items.store_id)
         .where(_items.deleted_at.is_(None))
         .order_by(_items.created_at, _items.id)
     )

@@ -8,7 +8,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from wapang.database import INT32_MAX, Base, new_id, utc_now
+from wapang.database import INT32_MAX, new_id, table_of, utc_now
 from wapang.errors import InvalidFieldFormat
 from wapang.items.errors import ItemNotFound
 from wapang.items.models import Item
@@ -66,9 +66,7 @@ async def place_order(
     return OrderOut(order_id=order_id, status=status, **priced.model_dump())
 
 
-_ITEMS, _STORES, _ORDERS, _ORDER_LINES = (
-    Base.metadata.tables[model.__tablename__] for model in (Item, Store, Order, OrderLine)
-)
+_ITEMS, _STORES, _ORDERS, _ORDER_LINES = map(table_of, (Item, Store, Order, OrderLine))
 
 
 async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) -> None:

@@ -6,10 +6,9 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.database import Base
-from wapang.items.errors import ItemNotFound
+from wapang.database import table_of
 from wapang.items.models import Item
-from wapang.items.service import get_live_item
+from wapang.items.service import get_live_item, require_live_item
 from wapang.reviews.errors import NicknameNotSet, NotYourReview, ReviewAlreadyExists, ReviewNotFound
 from wapang.reviews.models import Review
 from wapang.reviews.schemas import MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
@@ -56,8 +55,7 @@ async def item_reviews(
     session: AsyncSession, item_id: str, viewer: User | None
 ) -> list[dict[str, Any]]:
     """`ItemReviewOut` fields, oldest first; `is_writer` only for a signed-in viewer."""
-    if await session.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
-        raise ItemNotFound()
+    await require_live_item(session, item_id)
     rows = await session.execute(_ITEM_REVIEWS, {"item_id": item_id})
     reviews = []
     for review_id, writer_id, nickname, rating, comment in rows:
@@ -74,13 +72,11 @@ async def item_reviews(
 
 
 # The listing reads plain columns with statements built once (see items/service.py).
-_reviews, _users, _items = (
-    Base.metadata.tables[model.__tablename__].c for model in (Review, User, Item)
-)
-_LIVE_ITEM = select(_items.id).where(_items.id == bindparam("item_id"), _items.deleted_at.is_(None))
+_REVIEWS, _USERS = table_of(Review), table_of(User)
+_reviews, _users = _REVIEWS.c, _USERS.c
 _ITEM_REVIEWS = (
     select(_reviews.id, _reviews.writer_id, _users.nickname, _reviews.rating, _reviews.comment)
-    .join_from(Review.__table__, User.__table__, _users.id == _reviews.writer_id)
+    .join_from(_REVIEWS, _USERS, _users.id == _reviews.writer_id)
     .where(_reviews.item_id == bindparam("item_id"))
     .order_by(_reviews.created_at, _reviews.id)
 )
