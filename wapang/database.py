@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -150,54 +151,65 @@ def _sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     return engine
 
 
+@dataclass(frozen=True)
+class _SessionPool:
+    """Sessions of one engine, handed out in arrival order.
+
+    SQLAlchemy's own queue is not fair under load (a woken waiter can lose the connection to a
+    newcomer and wait again, up to a 503), and past pool_size it opens and closes overflow
+    connections on every request: a FIFO semaphore of pool_size in front of it avoids both.
+    """
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    turns: asyncio.Semaphore
+
+    @classmethod
+    def of(cls, engine: AsyncEngine, size: int) -> _SessionPool:
+        return cls(
+            engine, async_sessionmaker(engine, expire_on_commit=False), asyncio.Semaphore(size)
+        )
+
+
 class Database:
     """The engine and session factory of one process, created once in the app's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
-        self.engine = build_engine(settings)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time and no round trips to save: one engine does both.
-        self.read_engine = (
-            self.engine
+        self._writes = _SessionPool.of(build_engine(settings), settings.DB_POOL_SIZE)
+        self.engine = self._writes.engine
+        self.sessions = self._writes.sessions
+        # SQLite has one writer at a time and no round trips to save: one pool does both.
+        self._reads = (
+            self._writes
             if settings.DB_DIALECT is DbDialect.SQLITE
-            else build_engine(settings, reads_only=True)
+            else _SessionPool.of(build_engine(settings, reads_only=True), settings.DB_POOL_SIZE)
         )
-        self.reads = async_sessionmaker(self.read_engine, expire_on_commit=False)
-        # Requests take their turn for a pooled connection in arrival order. The pool's own
-        # queue is not fair under load (a woken waiter can lose the connection to a newcomer
-        # and wait again, up to a 503), and past pool_size it opens and closes overflow
-        # connections on every request.
-        self._turns = {
-            False: asyncio.Semaphore(settings.DB_POOL_SIZE),
-            True: asyncio.Semaphore(settings.DB_POOL_SIZE),
-        }
         self._turn_timeout = settings.DB_CONNECT_TIMEOUT
 
     @asynccontextmanager
     async def request_session(self, reads_only: bool) -> AsyncIterator[AsyncSession]:
         """A request's session: autocommit reads or a transaction; TimeoutError (a 503) when
         no connection frees up in DB_CONNECT_TIMEOUT seconds."""
-        reads_only = reads_only and self.read_engine is not self.engine
-        turn = self._turns[reads_only]
-        if turn.locked():  # only a wait needs a deadline: timers cost on every request
+        pool = self._reads if reads_only else self._writes
+        if pool.turns.locked():  # only a wait needs a deadline: timers cost on every request
             async with asyncio.timeout(self._turn_timeout):
-                await turn.acquire()
+                await pool.turns.acquire()
         else:
-            await turn.acquire()
+            await pool.turns.acquire()
         try:
-            async with (self.reads if reads_only else self.sessions)() as session:
+            async with pool.sessions() as session:
                 yield session
         finally:
-            turn.release()
+            pool.turns.release()
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.read_engine is not self.engine:
-            await self.read_engine.dispose()
+        await self._writes.engine.dispose()
+        if self._reads is not self._writes:
+            await self._reads.engine.dispose()
 
 
 READ_METHODS = frozenset({"GET", "HEAD"})
