@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.databases import TEST_SECRETS
-from tests.edge.rig import LOOPBACK, Service, free_port, make_private_dir, wait_for_port
+from tests.edge.rig import make_private_dir
 from tests.requirements import require
+from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.edge.nginx import TEMPLATE_DIR, write_loopback_config
 from wapang.edge.settings import EdgeSettings
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.databases import TEST_SECRETS
-from tests.edge.rig import LOOPBACK
+from tests.servers import LOOPBACK
 from wapang.cli import app as cli
 from wapang.config import Settings
 from wapang.delivery.verify import Policy, Report, Target, run_checks
@@ -167,7 +167,7 @@ def test_fails_when_the_database_is_down(
 
 
 def test_fails_when_nothing_listens(ca_file: Path) -> None:
-    from tests.edge.rig import free_port
+    from tests.servers import free_port
 
     port = free_port()
     report = verify(LocalEdge(SITE, port, port), ca_file)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.requirements import require as require_available
+from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.edge.certbot import resolve_binary
 from wapang.edge.errors import CertbotNotFound
 from wapang.edge.manager import Manager
@@ -23,17 +24,13 @@ from wapang.edge.nginx import write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 from .rig import (
-    LOOPBACK,
     Edge,
     Pebble,
-    Service,
-    free_port,
     make_pebble_tls,
     make_private_dir,
     require,
     run_entrypoint_scripts,
     start_pebble,
-    wait_for_port,
 )
 
 UPSTREAM_APP = Path(__file__).with_name("upstream_app.py")

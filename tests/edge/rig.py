@@ -1,4 +1,4 @@
-"""Loopback test rig: free ports, a TLS CA for pebble, and processes stopped by PID.
+"""Loopback test rig for the edge: a TLS CA for pebble, pebble, nginx (processes: tests/servers.py).
 
 Follows /work/shared/notes/acme-loopback.md (gotchas G1-G14 referenced where they apply).
 """
@@ -8,11 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import ssl
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,9 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from tests.requirements import require as require_available
+from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.edge.settings import EdgeSettings
-
-LOOPBACK = "127.0.0.1"
 
 
 def require(*binaries: str) -> dict[str, str]:
@@ -37,71 +33,6 @@ def require(*binaries: str) -> dict[str, str]:
     missing = sorted(name for name, path in found.items() if path is None)
     require_available(not missing, f"{', '.join(missing)} (edge tests)")
     return {name: path for name, path in found.items() if path}
-
-
-def free_port() -> int:
-    """A port free for TCP and UDP on loopback (the DNS mock needs both)."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind((LOOPBACK, 0))
-            port = int(tcp.getsockname()[1])
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind((LOOPBACK, port))
-        except OSError:
-            continue
-        return port
-
-
-def wait_for_port(
-    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 15
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early with {process.returncode}")
-        try:
-            with socket.create_connection((LOOPBACK, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name} did not open port {port} within {timeout}s")
-
-
-@dataclass
-class Service:
-    """A server we started; stopped by its own PID only."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    stop_signal: int = signal.SIGTERM
-
-    @classmethod
-    def start(
-        cls,
-        name: str,
-        args: list[str],
-        log: Path,
-        env: dict[str, str] | None = None,
-        stop_signal: int = signal.SIGTERM,
-    ) -> Service:
-        handle = log.open("wb")
-        process = subprocess.Popen(
-            args, stdout=handle, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL
-        )
-        handle.close()
-        return cls(name, process, log, stop_signal)
-
-    def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, self.stop_signal)
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
 
 
 # ---- PKI for pebble's own HTTPS listeners (the Debian package ships none: G5) -------------

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.servers import free_port
 from wapang.edge.ledger import Ledger, LedgerEntry, backoff_delay, name_set_key
 from wapang.edge.manager import Manager
 
 from .conftest import EdgeFactory
-from .rig import Edge, free_port
+from .rig import Edge
 
 pytestmark = pytest.mark.edge
 

@@ -10,11 +10,12 @@ import ssl
 
 import pytest
 
+from tests.servers import LOOPBACK, free_port
 from wapang.edge.errors import NginxConfigError
 from wapang.edge.nginx import Nginx
 
 from .conftest import EdgeFactory, Rig
-from .rig import LOOPBACK, Edge, free_port
+from .rig import Edge
 
 pytestmark = pytest.mark.edge
 

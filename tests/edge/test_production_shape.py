@@ -8,13 +8,14 @@ import subprocess
 
 import pytest
 
+from tests.servers import LOOPBACK, Service
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.manager import Manager
 from wapang.edge.nginx import Nginx, template_variables
 from wapang.edge.settings import EdgeSettings
 
 from .conftest import EdgeFactory
-from .rig import ENTRYPOINT_D, LOOPBACK, Service, settings_env, shell_edge_variables
+from .rig import ENTRYPOINT_D, settings_env, shell_edge_variables
 
 pytestmark = pytest.mark.edge
 

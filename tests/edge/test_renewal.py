@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from tests.servers import LOOPBACK
 from wapang.edge.certbot import Certbot, renewal_param
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 
 from .conftest import EdgeFactory, Rig
-from .rig import LOOPBACK, Edge
+from .rig import Edge
 
 pytestmark = pytest.mark.edge
 
