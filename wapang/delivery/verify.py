@@ -39,6 +39,7 @@ from rich.table import Table
 
 from wapang.config import ConfigError, Settings
 from wapang.database import Database
+from wapang.edge.certificates import fetch_served_certificate
 from wapang.edge.settings import DEFAULT_STAGING_ISSUER_PATTERN
 from wapang.users.service import delete_unused_account
 
@@ -163,14 +164,12 @@ def _fetch_certificate(target: Target, context: ssl.SSLContext) -> tuple[bytes, 
 
 
 def _unverified_certificate(target: Target) -> x509.Certificate | None:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
     try:
-        der, _ = _fetch_certificate(target, context)
-    except (OSError, ssl.SSLError):
+        return fetch_served_certificate(
+            target.address, target.https_port, target.host, target.timeout
+        )
+    except OSError:  # ssl.SSLError included
         return None
-    return x509.load_der_x509_certificate(der)
 
 
 def _ssl_reason(error: ssl.SSLError) -> str:

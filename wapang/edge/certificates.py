@@ -95,8 +95,15 @@ def load_cert(path: Path) -> CertInfo | None:
 
 
 def fetch_served_cert(host: str, port: int, server_name: str, timeout: float = 5) -> CertInfo:
-    """The leaf certificate a TLS server presents for SNI server_name (not verified: we only
-    compare it with the file on disk)."""
+    """What `fetch_served_certificate` returns, as the manager compares it with the disk."""
+    return cert_info(fetch_served_certificate(host, port, server_name, timeout))
+
+
+def fetch_served_certificate(
+    host: str, port: int, server_name: str, timeout: float = 5
+) -> x509.Certificate:
+    """The leaf certificate a TLS server presents for SNI server_name, not verified: to see
+    what is served, whoever signed it."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -107,7 +114,7 @@ def fetch_served_cert(host: str, port: int, server_name: str, timeout: float = 5
         der = tls.getpeercert(binary_form=True)
     if der is None:
         raise ConnectionError(f"{host}:{port} presented no certificate")
-    return cert_info(x509.load_der_x509_certificate(der))
+    return x509.load_der_x509_certificate(der)
 
 
 def wait_until_served(
