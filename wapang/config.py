@@ -84,7 +84,9 @@ class Settings(BaseSettings):
     DB_DATABASE: str | None = Field(
         None, description="database name (mysql) or file path (sqlite, default .wapang/wapang.db)"
     )
-    DB_POOL_SIZE: int = Field(10, ge=1, le=200, description="connections kept per process")
+    DB_POOL_SIZE: int = Field(
+        10, ge=1, le=200, description="connections per process for reads, as many for writes"
+    )
     DB_CONNECT_TIMEOUT: int = Field(5, ge=1, le=60, description="seconds before a DB call is 503")
     REQUEST_TIMEOUT: float = Field(
         30, gt=0, le=600, description="seconds before a request still waiting is answered 503"
