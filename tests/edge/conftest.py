@@ -158,10 +158,9 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
         }
         values.update(overrides)
         settings = EdgeSettings(**values)
+        Manager(settings).bootstrap()  # the placeholder, as compose's certs-init service makes it
         if shell_bootstrap:  # the image's entrypoint scripts, as the nginx container runs them
             run_entrypoint_scripts(settings)
-        else:  # the same, in Python: placeholder first
-            Manager(settings).bootstrap()
         write_loopback_config(settings, base / "nginx")
         edge = Edge(settings, base / "nginx", _start_nginx(settings, base), rig.production_root)
         started.append(edge)

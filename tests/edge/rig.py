@@ -210,7 +210,7 @@ def shell_edge_variables(env: dict[str, str]) -> dict[str, str]:
 
 
 def run_entrypoint_scripts(settings: EdgeSettings) -> None:
-    """05 (env) then 40 (placeholder), as /docker-entrypoint.sh would; the watcher is started
+    """05 (env) then 40 (certificate check), as the image's entrypoint would; the watcher is started
     separately by the test so that it can be stopped by PID."""
     script = f'. "{ENTRYPOINT_D}/05-wapang-edge-env.envsh" && "{ENTRYPOINT_D}/40-wapang-certs.sh"'
     env = settings_env(settings) | {"EDGE_START_WATCHER": "0"}

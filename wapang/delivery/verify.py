@@ -73,6 +73,7 @@ class Target:
         http_port: int = 80,
         ca_file: Path | None = None,
         timeout: float = 10.0,
+        https_port: int | None = None,
     ) -> Target:
         parts = urlsplit(url)
         if parts.scheme != "https" or not parts.hostname:
@@ -82,7 +83,7 @@ class Target:
             )
         return cls(
             host=parts.hostname,
-            https_port=parts.port or 443,
+            https_port=parts.port or https_port or 443,
             http_port=http_port,
             address=connect_to or parts.hostname,
             ca_file=ca_file,
@@ -420,12 +421,28 @@ def verify_command(
     url: Annotated[str, typer.Argument(help="The site, e.g. https://shop.example.com")],
     connect_to: Annotated[
         str | None,
-        typer.Option(help="Connect to this address instead of resolving the name (SNI unchanged)."),
+        typer.Option(
+            help="Connect to this address instead of resolving the name (SNI unchanged).",
+            envvar="VERIFY_CONNECT_TO",
+        ),
     ] = None,
-    http_port: Annotated[int, typer.Option(help="Port of the plain-http redirect check.")] = 80,
+    http_port: Annotated[
+        int, typer.Option(help="Port of the plain-http redirect check.", envvar="VERIFY_HTTP_PORT")
+    ] = 80,
+    https_port: Annotated[
+        int | None,
+        typer.Option(
+            help="HTTPS port when the URL names none (a rehearsal's loopback edge).",
+            envvar="VERIFY_HTTPS_PORT",
+        ),
+    ] = None,
     ca_file: Annotated[
         Path | None,
-        typer.Option(help="Trust this CA bundle instead of the system's (test CAs).", exists=True),
+        typer.Option(
+            help="Trust this CA bundle instead of the system's (test CAs).",
+            exists=True,
+            envvar="VERIFY_CA_FILE",
+        ),
     ] = None,
     min_days: Annotated[
         float, typer.Option(help="Fail when the certificate has fewer days left.")
@@ -455,7 +472,7 @@ def verify_command(
     """Check a deployed site from the outside; exit 1 when any check fails."""
     console = Console()
     try:
-        target = Target.from_url(url, connect_to, http_port, ca_file, timeout)
+        target = Target.from_url(url, connect_to, http_port, ca_file, timeout, https_port)
     except VerifyUsageError as error:
         console.print(f"[bold red]FAIL[/bold red] {error}", highlight=False)
         raise typer.Exit(2) from None

@@ -1,4 +1,4 @@
-"""`wapang certs ...`: status, ensure (one decision pass), run (the loop), render-nginx."""
+"""`wapang certs ...`: status, ensure (one pass), run (the loop), bootstrap, render-nginx."""
 
 from __future__ import annotations
 
@@ -99,6 +99,14 @@ def ensure(
         raise typer.Exit(EXIT_FAILED) from None
     _print_outcome(outcome)
     raise typer.Exit(_exit_code(outcome))
+
+
+@app.command()
+def bootstrap() -> None:
+    """Directories and the placeholder certificate, so nginx can start (compose's certs-init)."""
+    settings = _settings()
+    Manager(settings).bootstrap()
+    console.print(f"ready: {settings.tls_dir / 'fullchain.pem'}", highlight=False)
 
 
 @app.command()
