@@ -25,10 +25,13 @@ COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
     && uv sync --frozen --no-dev --no-group edge --no-install-project
+# uv's cache keys a local project by pyproject.toml only: without the refresh, a cached wheel of
+# an older checkout (same version) would be installed instead of these sources.
 COPY wapang ./wapang
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
-    && uv sync --frozen --no-dev --no-group edge --no-editable
+    && uv sync --frozen --no-dev --no-group edge --no-editable \
+    --refresh-package wapang --reinstall-package wapang
 
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --system --gid 10001 wapang \

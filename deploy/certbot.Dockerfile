@@ -26,10 +26,13 @@ COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
     && uv sync --frozen --no-dev --no-install-project
+# uv's cache keys a local project by pyproject.toml only: without the refresh, a cached wheel of
+# an older checkout (same version) would be installed instead of these sources.
 COPY wapang ./wapang
 RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca \
     if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
-    && uv sync --frozen --no-dev --no-editable
+    && uv sync --frozen --no-dev --no-editable \
+    --refresh-package wapang --reinstall-package wapang
 
 FROM ${PYTHON_IMAGE} AS runtime
 COPY --from=build /opt/wapang /opt/wapang
@@ -41,5 +44,9 @@ ENV PATH=/opt/wapang/bin:$PATH \
 # published port; it reaches nginx only through the reload marker in the shared volume.
 WORKDIR /etc/letsencrypt
 VOLUME ["/etc/letsencrypt", "/var/www/certbot"]
+# Unhealthy when renewal is not happening (under 14 days left, or the last two attempts failed):
+# `docker compose ps` shows it long before the site breaks. Nothing waits on this state.
+HEALTHCHECK --interval=5m --timeout=30s --start-period=15m --retries=1 \
+    CMD ["wapang", "certs", "status"]
 ENTRYPOINT ["wapang", "certs"]
 CMD ["run"]

@@ -140,7 +140,11 @@ update_edge() { # nginx is recreated only when its inputs changed (a restart dro
         compose "$tag" up -d --no-deps certbot
     else
         log "starting nginx and the certificate manager at $tag"
-        compose "$tag" up -d --no-deps nginx certbot
+        # certbot only once nginx is healthy: an HTTP-01 challenge nginx cannot serve yet would
+        # count as a failed order and start the manager's backoff.
+        compose "$tag" up -d --no-deps --wait nginx ||
+            die "nginx did not become healthy: $(compose "$tag" logs --tail 20 nginx 2>&1)"
+        compose "$tag" up -d --no-deps certbot
     fi
 }
 

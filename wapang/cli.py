@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wapang.config import ConfigError, Dialect, Settings
 from wapang.delivery.cli import config_app
+from wapang.delivery.rehearse import rehearse_command
 from wapang.delivery.verify import verify_command
 from wapang.edge.cli import app as certs_app
 
@@ -23,6 +24,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.command("verify")(verify_command)
+app.command("rehearse")(rehearse_command)
 
 console = Console()
 errors = Console(stderr=True)

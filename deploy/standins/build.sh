@@ -61,7 +61,7 @@ uv_image() { # a FROM scratch image holding /uv, like ghcr.io/astral-sh/uv, from
 }
 
 standin() { # standin NAME [context]: build NAME.Dockerfile FROM the Debian base
-    $DOCKER build -q --build-arg BASE=wapang-standin/debian:$SUITE -f "$1.Dockerfile" \
+    $DOCKER build -q --network host --build-arg BASE=wapang-standin/debian:$SUITE -f "$1.Dockerfile" \
         -t "wapang-standin/$1" "${2:-.}" >/dev/null
     echo "wapang-standin/$1"
 }

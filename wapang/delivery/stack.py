@@ -103,7 +103,10 @@ def build_images(
     builds = []
     for name in IMAGES:
         image = f"{repository}/wapang-{name}:{tag}"
-        args = ["build", "-q", "-f", str(DEPLOY / f"{name}.Dockerfile"), "-t", image]
+        # The host's network: a test engine keeps containers from reaching outside, builds must
+        # still reach PyPI and Debian.
+        args = ["build", "-q", "--network", "host", "-f", str(DEPLOY / f"{name}.Dockerfile")]
+        args += ["-t", image]
         args += ["--label", f"org.opencontainers.image.revision={tag}"]
         args += ["--label", f"wapang.edge-inputs={edge_inputs_label()}"]
         for arg in BASE_ARGS[name]:
