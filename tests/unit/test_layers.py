@@ -11,8 +11,11 @@ from wapang.errors import _CONFLICTS
 from wapang.main import create_app
 
 PACKAGE = Path(wapang.__file__).parent
+# A domain serves requests: it has routes or request dependencies (edge and delivery are tools).
 DOMAINS = sorted(
-    path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "router.py").exists()
+    path.name
+    for path in PACKAGE.iterdir()
+    if any((path / module).exists() for module in ("router.py", "dependencies.py"))
 )
 
 
