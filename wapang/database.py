@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, Table, event, text
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.schema import ColumnCollectionConstraint
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +42,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # The column naming the user a row belongs to, for `get_owned`.
+    OWNER: ClassVar[str] = ""
 
 
 def table_of(model: type[Base]) -> Table:
@@ -67,6 +70,41 @@ def is_canonical_id(value: str) -> bool:
     """Ids are lowercase hyphenated UUIDs (contract §1.2): anything else matches no row, so a
     lookup can answer its 404 without asking the database."""
     return _CANONICAL_ID.fullmatch(value) is not None
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+async def get_or_raise(
+    session: AsyncSession,
+    model: type[ModelT],
+    row_id: str,
+    missing: type[Exception],
+    options: Sequence[ORMOption] = (),
+) -> ModelT:
+    """The row with this id, or `missing` raised; an id that is not canonical names nothing."""
+    row = await session.get(model, row_id, options=options) if is_canonical_id(row_id) else None
+    if row is None:
+        raise missing()
+    return row
+
+
+async def get_owned(
+    session: AsyncSession,
+    model: type[ModelT],
+    row_id: str,
+    owner_id: str,
+    *,
+    missing: type[Exception],
+    foreign: type[Exception],
+    options: Sequence[ORMOption] = (),
+) -> ModelT:
+    """Someone else's record in the contract's order: `missing` (404) when it does not exist,
+    then `foreign` (403) when its `model.OWNER` column names another user."""
+    row = await get_or_raise(session, model, row_id, missing, options)
+    if getattr(row, model.OWNER) != owner_id:
+        raise foreign()
+    return row
 
 
 INT32_MAX = 2**31 - 1

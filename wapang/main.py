@@ -43,22 +43,36 @@ API_ROUTERS = (
 )
 
 
-class StripTrailingSlash:
-    """Answers `/api/users/` as `/api/users` directly: a redirect behind a TLS proxy would
-    send clients to plain http."""
+class HttpMiddleware:
+    """Plain ASGI middleware for HTTP requests (no per-request objects, unlike BaseHTTPMiddleware);
+    lifespan and other scopes pass straight through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class StripTrailingSlash(HttpMiddleware):
+    """Answers `/api/users/` as `/api/users` directly: a redirect behind a TLS proxy would
+    send clients to plain http."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+        if len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/") or "/")
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)
 
 
-class BodySizeLimit:
+class BodySizeLimit(HttpMiddleware):
     """413 for a body over MAX_REQUEST_BODY_BYTES: at once from a declared Content-Length,
     before anything is read, and from the bytes received for a chunked body.
 
@@ -66,13 +80,7 @@ class BodySizeLimit:
     declares 100 MB and sends 72 bytes must not hold a worker until the request times out.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit: int = scope["app"].state.settings.MAX_REQUEST_BODY_BYTES
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
@@ -93,19 +101,13 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
-class RequestDeadline:
+class RequestDeadline(HttpMiddleware):
     """Answers a JSON 503 when a request is still waiting after REQUEST_TIMEOUT seconds.
 
     A database that accepts connections but never answers would otherwise hang every request.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = scope["app"].state.settings.REQUEST_TIMEOUT
         response_started = False
 

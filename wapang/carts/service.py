@@ -20,24 +20,21 @@ from wapang.users.models import User
 
 async def view_cart(session: AsyncSession, owner: User) -> CartOut:
     rows = await session.execute(
-        select(CartLine.quantity, Item, Store)
+        select(
+            Item.id.label("item_id"),
+            Item.item_name,
+            Item.price,
+            CartLine.quantity,
+            Store.id.label("store_id"),
+            Store.store_name,
+            Store.delivery_fee,
+        )
         .join(Item, Item.id == CartLine.item_id)
         .join(Store, Store.id == Item.store_id)
         .where(CartLine.user_id == owner.id, Item.deleted_at.is_(None))
         .order_by(CartLine.position)
     )
-    lines = [
-        PricedLine(
-            item_id=item.id,
-            item_name=item.item_name,
-            price=item.price,
-            quantity=quantity,
-            store_id=store.id,
-            store_name=store.store_name,
-            delivery_fee=store.delivery_fee,
-        )
-        for quantity, item, store in rows.all()
-    ]
+    lines = [PricedLine.of(row) for row in rows]
     return CartOut.model_validate(price_lines(lines).model_dump())
 
 

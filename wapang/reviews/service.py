@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.database import is_canonical_id, table_of
+from wapang.database import get_owned, is_canonical_id, table_of
 from wapang.items.models import Item
 from wapang.items.service import get_live_item, require_live_item
 from wapang.reviews.errors import NicknameNotSet, NotYourReview, ReviewAlreadyExists, ReviewNotFound
@@ -88,12 +88,9 @@ async def read_review(session: AsyncSession, review_id: str, viewer: User | None
 
 
 async def _own_review(session: AsyncSession, writer: User, review_id: str) -> Review:
-    review = await session.get(Review, review_id) if is_canonical_id(review_id) else None
-    if review is None:
-        raise ReviewNotFound()
-    if review.writer_id != writer.id:
-        raise NotYourReview()
-    return review
+    return await get_owned(
+        session, Review, review_id, writer.id, missing=ReviewNotFound, foreign=NotYourReview
+    )
 
 
 async def edit_review(

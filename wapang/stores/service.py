@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.database import is_canonical_id
+from wapang.database import get_or_raise
 from wapang.stores.errors import (
     NoStoreOwned,
     NotYourStore,
@@ -21,10 +21,7 @@ UNIQUE_FIELDS = ("store_name", "email", "phone_number")
 
 
 async def get_store(session: AsyncSession, store_id: str) -> Store:
-    store = await session.get(Store, store_id) if is_canonical_id(store_id) else None
-    if store is None:
-        raise StoreNotFound()
-    return store
+    return await get_or_raise(session, Store, store_id, StoreNotFound)
 
 
 async def store_of(session: AsyncSession, owner: User) -> Store | None:
