@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -139,7 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(active)
         app.state.tokens = TokenService(active)
         _announce(active)
-        _freeze_start_up_objects()
         try:
             yield
         finally:
@@ -160,14 +158,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)
     return app
-
-
-def _freeze_start_up_objects() -> None:
-    """What start-up allocated (modules, routes, mappers) lives as long as the process: once,
-    move it out of the collector's generations, so collections under load stay short."""
-    if gc.get_freeze_count() == 0:
-        gc.collect()
-        gc.freeze()
 
 
 def _load_settings() -> Settings:
