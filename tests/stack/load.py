@@ -89,7 +89,7 @@ class Load:
                     "store_name": f"load{secrets.token_hex(3)}",
                     "address": "loopback",
                     "email": email,
-                    "phone_number": "010-1234-5678",
+                    "phone_number": f"010-1234-{secrets.randbelow(9000) + 1000}",  # unique
                     "delivery_fee": 0,
                 },
             )

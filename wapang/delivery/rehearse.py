@@ -104,6 +104,7 @@ def rehearse_command(
         db_image=base.get("DB_IMAGE"),
         project="wapang-rehearsal",
     )
+    prepare_host(rehearsal)  # first: it chooses the selfhost profile compose_env reads
     stack = with_env(docker, compose_env(rehearsal, REPOSITORY, TAG))
     compose = [*compose_args(rehearsal)]
     ok = False
@@ -133,7 +134,6 @@ def _rehearse(
     console.print("building the three images from deploy/*.Dockerfile ...")
     for build in build_images(docker, REPOSITORY, TAG, base, ca_bundle):
         console.print(f"  {build.image}: {build.size_bytes / 1e6:.0f} MB in {build.seconds:.0f} s")
-    prepare_host(rehearsal)
     shutil.copy(DEPLOY / "compose.yaml", rehearsal.deploy_dir / "compose.yaml")
     write_private_file(rehearsal.deploy_dir / ".env", rehearsal_env(rehearsal.domain))
     stack.run(*compose, "up", "-d", "pebble", "pebble-staging")
