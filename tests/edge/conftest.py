@@ -24,6 +24,7 @@ from wapang.edge.nginx import write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 from .rig import (
+    ChallTestSrv,
     Edge,
     Pebble,
     make_pebble_tls,
@@ -48,6 +49,8 @@ class Rig:
     production: Pebble
     staging: Pebble
     production_root: Path
+    dns_port: int
+    challtestsrv: ChallTestSrv
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +108,8 @@ def rig(rig_binaries: dict[str, str]) -> Iterator[Rig]:
         production_root = root / "pebble-root.pem"
         production_root.write_text(production.root_pem)
         yield Rig(
+            dns_port=dns_port,
+            challtestsrv=ChallTestSrv(cts_port),
             root=root,
             binaries=rig_binaries,
             certbot=rig_binaries["certbot"],
@@ -155,6 +160,8 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
             "nginx_prefix": base / "nginx",
             "nginx_conf": base / "nginx" / "conf" / "nginx.conf",
             "verify_host": LOOPBACK,
+            "ledger_dir": base / "host-ledger",  # the host directory compose bind-mounts
+            "dns_resolver": [f"{LOOPBACK}:{rig.dns_port}"],  # preflight asks challtestsrv
         }
         values.update(overrides)
         settings = EdgeSettings(**values)

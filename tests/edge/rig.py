@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import ssl
 import subprocess
@@ -104,6 +105,25 @@ def make_pebble_tls(directory: Path) -> Path:
 # ---- pebble -------------------------------------------------------------------------------
 
 
+BLOCKED_DOMAIN = "blocked.wapang.test"  # pebble refuses orders for it (rejectedIdentifier)
+
+
+@dataclass(frozen=True)
+class CaCounts:
+    """What a pebble did, read from its own log: the CA's view, not the manager's."""
+
+    orders: int  # newOrder requests that created an order
+    validations: int  # challenge validations its VA ran
+    issued: int  # certificates issued
+
+    def __sub__(self, other: CaCounts) -> CaCounts:
+        return CaCounts(
+            self.orders - other.orders,
+            self.validations - other.validations,
+            self.issued - other.issued,
+        )
+
+
 @dataclass
 class Pebble:
     service: Service
@@ -118,6 +138,51 @@ class Pebble:
         url = f"https://{LOOPBACK}:{self.management_port}{path}"
         with urllib.request.urlopen(url, context=context, timeout=5) as response:
             return str(response.read().decode())
+
+    def post(self, path: str, body: dict[str, object]) -> str:
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        request = urllib.request.Request(
+            f"https://{LOOPBACK}:{self.management_port}{path}",
+            data=json.dumps(body).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, context=context, timeout=5) as response:
+            return str(response.read().decode())
+
+    def counts(self) -> CaCounts:
+        text = self.service.log.read_text(errors="replace")
+        return CaCounts(
+            orders=len(re.findall(r"Added order \"", text)),
+            validations=len(re.findall(r"Pulled a task from the Tasks queue", text)),
+            issued=len(re.findall(r"Issued certificate serial", text)),
+        )
+
+
+@dataclass
+class ChallTestSrv:
+    """pebble-challtestsrv's management API: DNS answers the tests change per name."""
+
+    port: int
+
+    def post(self, path: str, body: dict[str, object]) -> None:
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{self.port}{path}", data=json.dumps(body).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=5):
+            pass
+
+    def add_a(self, host: str, *addresses: str) -> None:
+        self.post("/add-a", {"host": host + ".", "addresses": list(addresses)})
+
+    def clear_a(self, host: str) -> None:
+        self.post("/clear-a", {"host": host + "."})
+
+    def add_caa(self, host: str, issuer: str) -> None:
+        policy = {"tag": "issue", "value": issuer}
+        self.post("/add-caa", {"host": host + ".", "policies": [policy]})
+
+    def clear_caa(self, host: str) -> None:
+        self.post("/clear-caa", {"host": host + "."})
 
 
 def start_pebble(
@@ -135,6 +200,7 @@ def start_pebble(
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
             "certificateValidityPeriod": 7776000,  # 90 days like Let's Encrypt (G8)
+            "domainBlocklist": [BLOCKED_DOMAIN],
         }
     }
     config_file = work / f"{name}-config.json"
