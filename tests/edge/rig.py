@@ -11,6 +11,7 @@ import re
 import shutil
 import ssl
 import subprocess
+import sys
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -237,6 +238,22 @@ class Edge:
     def env(self) -> dict[str, str]:
         """The settings as environment variables, for manager subprocesses."""
         return settings_env(self.settings)
+
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_REFUSED = 1, 2, 3
+
+
+def run_cli(edge: Edge, *args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
+    """`python -m wapang.edge ARGS` as a fresh process (a container restart), with the edge's
+    settings as environment variables."""
+    return subprocess.run(
+        [sys.executable, "-m", "wapang.edge", *args],
+        env=edge.env() | env_overrides,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def settings_env(settings: EdgeSettings) -> dict[str, str]:
