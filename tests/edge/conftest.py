@@ -26,11 +26,13 @@ from wapang.edge.nginx import write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 from .rig import (
+    PEBBLE_SID_DIR,
     ChallTestSrv,
     Edge,
     Pebble,
     make_pebble_tls,
     make_private_dir,
+    pebble_profiles,
     require,
     run_entrypoint_scripts,
     start_pebble,
@@ -130,6 +132,33 @@ def rig(rig_binaries: dict[str, str]) -> Iterator[Rig]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+@dataclass
+class AriCAs:
+    """Two pebble 2.10s (production, staging) with renewal info and profiles."""
+
+    production: Pebble
+    staging: Pebble
+
+
+@pytest.fixture(scope="session")
+def ari_cas(rig: Rig) -> Iterator[AriCAs]:
+    binary = PEBBLE_SID_DIR / "usr" / "bin" / "pebble"
+    require_available(binary.exists(), f"pebble 2.10 at {binary} (run .ci/fetch-pebble-sid)")
+    started = []
+    try:
+        for name in ("pebble-ari", "pebble-ari-staging"):
+            started.append(
+                start_pebble(
+                    name, rig.root, rig.root / "pki", rig.ca_file, rig.http_port, rig.dns_port,
+                    binary=str(binary), extra=pebble_profiles(),
+                )
+            )  # fmt: skip
+        yield AriCAs(*started)
+    finally:
+        for pebble in started:
+            pebble.service.stop()
+
+
 EdgeFactory = Callable[..., Edge]
 
 
@@ -140,7 +169,10 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
     counter = iter(range(100))
 
     def factory(domain: str | None = None, shell_bootstrap: bool = False, **overrides: Any) -> Edge:
-        name = f"{request.node.name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
+        test_name = request.node.name
+        if "[" in test_name:  # parametrized: keep the parameter, or two cases share a dir
+            test_name = test_name[:30] + "-" + test_name.split("[", 1)[1][:9]
+        name = f"{test_name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
         base = make_private_dir(rig.root, name)
         values: dict[str, Any] = {
             "domains": [domain or f"{name.lower().replace('_', '-')}.wapang.test"],

@@ -150,6 +150,18 @@ class Pebble:
         with urllib.request.urlopen(request, context=context, timeout=5) as response:
             return str(response.read().decode())
 
+    def set_renewal_info(self, cert_pem: str, start: datetime, end: datetime) -> None:
+        """Make the CA's renewal info for this certificate say: renew in [start, end]."""
+        window = {"start": _rfc3339(start), "end": _rfc3339(end)}
+        self.post(
+            "/set-renewal-info/",
+            {"certificate": cert_pem, "ariResponse": json.dumps({"suggestedWindow": window})},
+        )
+
+    def replacements(self) -> int:
+        """Orders pebble accepted as replacements (RFC 9773 `replaces`)."""
+        return len(re.findall(r"is a replacement of", self.service.log.read_text(errors="replace")))
+
     def counts(self) -> CaCounts:
         text = self.service.log.read_text(errors="replace")
         return CaCounts(
@@ -157,6 +169,10 @@ class Pebble:
             validations=len(re.findall(r"Pulled a task from the Tasks queue", text)),
             issued=len(re.findall(r"Issued certificate serial", text)),
         )
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -186,8 +202,32 @@ class ChallTestSrv:
         self.post("/clear-caa", {"host": host + "."})
 
 
+REPO = Path(__file__).resolve().parents[2]
+# pebble 2.10 from Debian sid (renewal info, profiles, replacement orders), fetched by
+# .ci/fetch-pebble-sid into this directory; bookworm's pebble 2.4 has none of these.
+PEBBLE_SID_DIR = Path(os.environ.get("PEBBLE_SID_DIR", REPO / ".ci" / "cache" / "pebble-sid"))
+# Let's Encrypt's profiles and lifetimes: classic 90 days, tlsserver 45 days, shortlived 160 h.
+PROFILE_SECONDS = {"classic": 90 * 86400, "tlsserver": 45 * 86400, "shortlived": 160 * 3600}
+
+
+def pebble_profiles() -> dict[str, object]:
+    profiles: dict[str, object] = {
+        name: {"description": f"like Let's Encrypt's {name}", "validityPeriod": seconds}
+        for name, seconds in PROFILE_SECONDS.items()
+    }
+    profiles["default"] = profiles["classic"]
+    return {"profiles": profiles}
+
+
 def start_pebble(
-    name: str, work: Path, tls_dir: Path, ca_file: Path, http_port: int, dns_port: int
+    name: str,
+    work: Path,
+    tls_dir: Path,
+    ca_file: Path,
+    http_port: int,
+    dns_port: int,
+    binary: str = "pebble",
+    extra: dict[str, object] | None = None,
 ) -> Pebble:
     acme_port, mgmt_port = free_port(), free_port()
     config = {
@@ -202,6 +242,7 @@ def start_pebble(
             "externalAccountBindingRequired": False,
             "certificateValidityPeriod": 7776000,  # 90 days like Let's Encrypt (G8)
             "domainBlocklist": [BLOCKED_DOMAIN],
+            **(extra or {}),
         }
     }
     config_file = work / f"{name}-config.json"
@@ -210,7 +251,7 @@ def start_pebble(
     env.update({"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"})
     service = Service.start(
         name,
-        ["pebble", "-config", str(config_file), "-dnsserver", f"{LOOPBACK}:{dns_port}"],
+        [binary, "-config", str(config_file), "-dnsserver", f"{LOOPBACK}:{dns_port}"],
         work / f"{name}.log",
         env=env,
     )
@@ -274,7 +315,7 @@ def make_private_dir(parent: Path, name: str) -> Path:
     return path
 
 
-ENTRYPOINT_D = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "entrypoint.d"
+ENTRYPOINT_D = REPO / "deploy" / "nginx" / "entrypoint.d"
 
 
 def shell_edge_variables(env: dict[str, str]) -> dict[str, str]:

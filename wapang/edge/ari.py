@@ -234,10 +234,20 @@ def save_version(lineage: Lineage, privkey: bytes, cert: bytes, chain: bytes) ->
 
 
 def is_already_replaced(error: BaseException) -> bool:
+    """RFC 9773 answers alreadyReplaced with 409 Conflict; acme 5.9 turns every 409 into a
+    ConflictError without the problem document, and a newOrder has no other conflict."""
+    if isinstance(error, errors.ConflictError):
+        return True
     return isinstance(error, messages.Error) and error.code == ALREADY_REPLACED
 
 
 def problem_of(error: BaseException) -> dict[str, str]:
+    if isinstance(error, errors.ConflictError):
+        return {
+            "name": "",
+            "type": ALREADY_REPLACED,
+            "detail": "the CA answered 409 Conflict: this certificate was already replaced",
+        }
     if isinstance(error, messages.Error):
         kind = error.typ.removeprefix("urn:ietf:params:acme:error:")
         detail = error.detail or ""
