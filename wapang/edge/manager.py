@@ -324,16 +324,21 @@ class Manager:
             ari.save_state(self._ari_state, cert.serial_hex, window)
         return window
 
-    def _ari_due_renewal(self) -> bool:
-        """A production certificate for DOMAINS exists and the CA offers renewal info: the
-        renewal can carry `replaces` and is exempt from the budget."""
+    def _ari_window(self) -> ari.RenewalWindow | None:
+        """The CA's renewal window when a production certificate for DOMAINS exists and the
+        CA offers renewal info: then the renewal can carry `replaces`."""
         cert = self.current_cert()
-        return bool(
-            cert
-            and cert.names == frozenset(self.settings.domains)
-            and not self.is_staging(cert)
-            and ari.load_state(self._ari_state, cert.serial_hex)
-        )
+        if cert is None or cert.names != frozenset(self.settings.domains):
+            return None
+        if self.is_staging(cert):
+            return None
+        return ari.load_state(self._ari_state, cert.serial_hex)
+
+    def _ari_due_renewal(self) -> bool:
+        """Inside the CA's window an order with `replaces` is exempt from the CA's limits (a
+        forced one before the window carries `replaces` too, but counts)."""
+        window = self._ari_window()
+        return bool(window and self.clock() >= window.renew_at)
 
     def check_gates(self, entries: list[L.LedgerEntry], ari_renewal: bool = False) -> None:
         s, now, key = self.settings, self.clock(), self.names_key
@@ -431,7 +436,7 @@ class Manager:
         refused = self.preflight("production", reason, forced)
         if refused:
             return refused
-        if self._ari_due_renewal():
+        if self._ari_window():
             renewed = self._order_with_replaces(reason, forced)
             if renewed:
                 return renewed
@@ -467,13 +472,14 @@ class Manager:
         """An ARI renewal; None (fall back to a plain order) when the CA says alreadyReplaced."""
         pem = (self.lineage.live_dir / "cert.pem").read_bytes()
         replaces = ari.cert_id(pem)
+        exempt = self._ari_due_renewal()
         try:
             renewed = ari.order_replacing(self.settings, self.settings.acme_server, self.lineage)
         except Exception as exc:  # every ACME/network failure is recorded
             problem = ari.problem_of(exc)
             self._record_entry("order", ok=False, production=True, reason=reason, forced=forced,
                                error=describe_problems([problem]), problems=[problem],
-                               ari=True, replaces=replaces)  # fmt: skip
+                               ari=exempt, replaces=replaces)  # fmt: skip
             if ari.is_already_replaced(exc):
                 log.warning(
                     "the CA says %s was already replaced; ordering without replaces", replaces
@@ -488,8 +494,11 @@ class Manager:
         cert = self.current_cert()
         assert cert is not None
         self._record_entry("order", ok=True, production=True, reason=reason, forced=forced,
-                           serial=cert.serial_hex, ari=True, replaces=replaces)  # fmt: skip
-        outcome = self._issued(cert, reason + "; ARI renewal, exempt from rate limits", prove=False)
+                           serial=cert.serial_hex, ari=exempt, replaces=replaces)  # fmt: skip
+        kind = (
+            "ARI renewal, exempt from rate limits" if exempt else "replaces sent, before the window"
+        )
+        outcome = self._issued(cert, f"{reason}; {kind}", prove=False)
         outcome.notes.append(
             f"order carried replaces={replaces}; archive version {renewed.version}"
         )
