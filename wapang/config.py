@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     REQUEST_TIMEOUT: float = Field(
         30, gt=0, le=600, description="seconds before a request still waiting is answered 503"
     )
+    MAX_REQUEST_BODY_BYTES: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="largest request body accepted, bytes"
+    )
     ACCESS_TOKEN_SECRET: SecretStr | None = Field(None, description="HS256 key, >= 32 bytes")
     REFRESH_TOKEN_SECRET: SecretStr | None = Field(
         None, description="HS256 key, >= 32 bytes, differs from ACCESS_TOKEN_SECRET"

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wapang.database import violated_constraint
 
 logger = logging.getLogger("wapang.errors")
 
@@ -32,6 +34,22 @@ class ApiError(Exception):
     @classmethod
     def body(cls) -> dict[str, str]:
         return {"error_code": cls.error_code, "error_msg": cls.error_msg}
+
+
+ErrorT = TypeVar("ErrorT", bound=type[ApiError])
+_CONFLICTS: dict[str, type[ApiError]] = {}
+
+
+def raised_for(*constraints: str) -> Callable[[ErrorT], ErrorT]:
+    """Declares the error a broken unique key means. The database settles every race between
+    a check and an insert; whichever request loses is answered with this error, not a 500."""
+
+    def register(error: ErrorT) -> ErrorT:
+        for name in constraints:
+            _CONFLICTS[name] = error
+        return error
+
+    return register
 
 
 class UnexpectedError(ApiError):
@@ -120,6 +138,14 @@ def register_error_handlers(app: FastAPI) -> None:
                 return error_response(auth_error)
         mapped = HTTP_STATUS_ERRORS.get(error.status_code, UnexpectedError)
         return error_response(mapped, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def constraint_violated(_: Request, error: IntegrityError) -> JSONResponse:
+        conflict = _CONFLICTS.get(violated_constraint(error) or "")
+        if conflict is None:
+            logger.exception("integrity error without a contract error")
+            return error_response(UnexpectedError)
+        return error_response(conflict)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)

@@ -8,9 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang import health
@@ -20,7 +21,12 @@ from wapang.auth.tokens import TokenService
 from wapang.carts.router import router as carts_router
 from wapang.config import ConfigError, Settings
 from wapang.database import Database
-from wapang.errors import ServiceUnavailable, error_response, register_error_handlers
+from wapang.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    error_response,
+    register_error_handlers,
+)
 from wapang.items.router import router as items_router
 from wapang.orders.router import router as orders_router
 from wapang.reviews.router import router as reviews_router
@@ -53,6 +59,41 @@ class StripTrailingSlash:
             scope = dict(scope, path=path.rstrip("/") or "/")
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)
+
+
+class BodySizeLimit:
+    """413 for a body over MAX_REQUEST_BODY_BYTES: at once from a declared Content-Length,
+    before anything is read, and from the bytes received for a chunked body.
+
+    nginx has its own limit, but `wapang serve` also runs without it, and a client that
+    declares 100 MB and sends 72 bytes must not hold a worker until the request times out.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit: int = scope["app"].state.settings.MAX_REQUEST_BODY_BYTES
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(PayloadTooLarge, headers={"Connection": "close"})(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(status_code=413)  # rendered as ERR_413 (errors.py)
+            return message
+
+        await self.app(scope, limited_receive, send)
 
 
 class RequestDeadline:
@@ -118,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _attach_pre_validation_checks(router)
         app.include_router(router, prefix="/api")
     app.add_middleware(RequestDeadline)
+    app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)
     return app
 

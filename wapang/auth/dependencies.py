@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 from wapang.auth.errors import BadAuthorizationHeader, InvalidToken, Unauthenticated
 from wapang.auth.models import BlockedToken
 from wapang.auth.tokens import TokenClaims, TokenKind, TokenService
-from wapang.database import Database, SessionDep
+from wapang.database import Database, ReadSession, is_canonical_id
 from wapang.users.models import User
 
 
@@ -45,9 +45,12 @@ def _tokens(request: Request) -> TokenService:
 
 
 async def _user_for(session: AsyncSession, claims: TokenClaims) -> User:
-    user = await session.get(User, claims.subject)
+    user = await session.get(User, claims.subject) if is_canonical_id(claims.subject) else None
     if user is None:
         raise InvalidToken()
+    # Loaded through the read session, used by write transactions too (users/service.py
+    # merges it): detached, it stays as loaded whatever that session does next.
+    session.expunge(user)
     return user
 
 
@@ -78,18 +81,18 @@ async def authenticate_optional(
     return await authenticate(request, session, header)
 
 
-async def require_user(request: Request, session: SessionDep, header: AuthorizationHeader) -> User:
+async def require_user(request: Request, session: ReadSession, header: AuthorizationHeader) -> User:
     return await authenticate(request, session, header)
 
 
 async def optional_user(
-    request: Request, session: SessionDep, header: AuthorizationHeader
+    request: Request, session: ReadSession, header: AuthorizationHeader
 ) -> User | None:
     return await authenticate_optional(request, session, header)
 
 
 async def require_refresh(
-    request: Request, session: SessionDep, header: AuthorizationHeader
+    request: Request, session: ReadSession, header: AuthorizationHeader
 ) -> TokenClaims:
     return await authenticate_refresh(request, session, header)
 
@@ -102,7 +105,7 @@ RefreshClaims = Annotated[TokenClaims, Depends(require_refresh)]
 def _pre_validation(authenticator: object) -> object:
     async def check(request: Request) -> None:
         database: Database = request.app.state.database
-        async with database.sessions() as session:
+        async with database.request_session(reads_only=True) as session:
             await authenticator(request, session, request.headers.get("Authorization"))  # type: ignore[operator]
 
     return check

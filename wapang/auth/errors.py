@@ -1,4 +1,4 @@
-from wapang.errors import ApiError
+from wapang.errors import ApiError, raised_for
 
 
 class InvalidCredentials(ApiError):
@@ -13,5 +13,7 @@ class BadAuthorizationHeader(ApiError):
     status_code, error_code, error_msg = 400, "ERR_006", "BAD AUTHORIZATION HEADER"
 
 
+# A refresh token used twice at once: the second block of its id loses.
+@raised_for("pk_blocked_tokens")
 class InvalidToken(ApiError):
     status_code, error_code, error_msg = 401, "ERR_007", "INVALID TOKEN"

@@ -5,23 +5,22 @@ from fastapi import APIRouter, Request, Response, status
 from wapang.auth import service
 from wapang.auth.dependencies import RefreshClaims
 from wapang.auth.schemas import SignIn, TokenPair
-from wapang.database import SessionDep, writes
+from wapang.database import ReadSession, WriteSession
 
 router = APIRouter(prefix="/auth/tokens", tags=["auth"])
 
 
 @router.post("", response_model=TokenPair)
-async def sign_in(credentials: SignIn, session: SessionDep, request: Request) -> TokenPair:
+async def sign_in(credentials: SignIn, session: ReadSession, request: Request) -> TokenPair:
     return await service.sign_in(session, request.app.state.tokens, credentials)
 
 
 @router.get("/refresh", response_model=TokenPair)
-@writes
-async def refresh(claims: RefreshClaims, session: SessionDep, request: Request) -> TokenPair:
+async def refresh(claims: RefreshClaims, session: WriteSession, request: Request) -> TokenPair:
     return await service.rotate(session, request.app.state.tokens, claims)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def sign_out(claims: RefreshClaims, session: SessionDep) -> Response:
+async def sign_out(claims: RefreshClaims, session: WriteSession) -> Response:
     await service.block(session, claims)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

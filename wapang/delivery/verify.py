@@ -308,7 +308,7 @@ def cleanup_check(settings: Settings, email: str) -> Check:
 async def _delete_account(settings: Settings, email: str) -> bool:
     database = Database(settings)
     try:
-        async with database.sessions() as session:
+        async with database.sessions.begin() as session:  # commits on success
             return await delete_unused_account(session, email)
     finally:
         await database.dispose()

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response, status
 
 from wapang.auth.dependencies import CurrentUser
-from wapang.database import SessionDep
+from wapang.database import ReadSession, WriteSession
 from wapang.items import service
 from wapang.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItemOut
 
@@ -16,13 +16,13 @@ PriceBound = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
-async def add_item(data: ItemCreate, user: CurrentUser, session: SessionDep) -> object:
+async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -> object:
     return await service.add_item(session, user, data)
 
 
 @router.get("", response_model=list[ListedItemOut])
 async def search_items(
-    session: SessionDep,
+    session: ReadSession,
     store_id: str | None = None,
     min_price: PriceBound = None,
     max_price: PriceBound = None,
@@ -34,12 +34,12 @@ async def search_items(
 
 @router.patch("/{item_id}", response_model=ItemOut)
 async def edit_item(
-    item_id: str, data: ItemUpdate, user: CurrentUser, session: SessionDep
+    item_id: str, data: ItemUpdate, user: CurrentUser, session: WriteSession
 ) -> object:
     return await service.edit_item(session, user, item_id, data)
 
 
 @router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_item(item_id: str, user: CurrentUser, session: SessionDep) -> Response:
+async def remove_item(item_id: str, user: CurrentUser, session: WriteSession) -> Response:
     await service.remove_item(session, user, item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

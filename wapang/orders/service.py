@@ -8,7 +8,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from wapang.database import INT32_MAX, new_id, table_of, utc_now
+from wapang.database import INT32_MAX, is_canonical_id, new_id, table_of, utc_now
 from wapang.errors import InvalidFieldFormat
 from wapang.items.errors import ItemNotFound
 from wapang.items.models import Item
@@ -35,7 +35,7 @@ async def place_order(
 ) -> OrderOut:
     """All or nothing: every item must exist, then every quantity must be in stock.
 
-    The caller commits; on any error the caller's transaction is rolled back, so nothing changes.
+    On any error the request's transaction is rolled back (database.py), so nothing changes.
     The happy path costs four statements: the stock update, the snapshot and two inserts.
     """
     quantities = merge_quantities(requested)
@@ -124,7 +124,7 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
     ]
 
 
-def order_out(order: Order) -> OrderOut:
+def order_out(order: Order, status: str | None = None) -> OrderOut:
     lines = [
         PricedLine(
             item_id=line.item_id,
@@ -137,11 +137,17 @@ def order_out(order: Order) -> OrderOut:
         )
         for line in order.lines
     ]
-    return OrderOut(order_id=order.id, status=order.status, **price_lines(lines).model_dump())
+    return OrderOut(
+        order_id=order.id, status=status or order.status, **price_lines(lines).model_dump()
+    )
 
 
 async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order:
-    order = await session.get(Order, order_id, options=[selectinload(Order.lines)])
+    order = (
+        await session.get(Order, order_id, options=[selectinload(Order.lines)])
+        if is_canonical_id(order_id)
+        else None
+    )
     if order is None:
         raise OrderNotFound()
     if order.buyer_id != buyer.id:
@@ -167,9 +173,7 @@ async def change_status(
         raise InvalidOrderStatus()
     if new_status is OrderStatus.CANCELED:
         await _restock(session, order.lines)
-    await session.commit()
-    await session.refresh(order, attribute_names=["status"])
-    return order_out(order)
+    return order_out(order, status=new_status.value)
 
 
 async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
