@@ -10,9 +10,7 @@ live/ symlinks; renewal/*.conf untouched), so nginx and `certbot renew` keep wor
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +29,7 @@ from josepy.jwk import JWK
 from wapang.edge.certbot import conf_value
 from wapang.edge.lineage import Lineage
 from wapang.edge.preflight import CHALLENGE_PATH
+from wapang.edge.renewal_info import RenewalWindow
 from wapang.edge.settings import EdgeSettings
 
 USER_AGENT = "wapang-edge (acme-python)"
@@ -95,12 +94,6 @@ def offers_renewal_info(directory_: messages.Directory) -> bool:
 def offered_profiles(directory_: messages.Directory) -> set[str]:
     meta = getattr(directory_, "meta", None)
     return set(getattr(meta, "profiles", None) or {})
-
-
-@dataclass(frozen=True)
-class RenewalWindow:
-    renew_at: datetime  # the moment chosen inside the CA's suggested window
-    check_again: datetime  # the CA's Retry-After for renewal info
 
 
 def renewal_window(settings: EdgeSettings, server: str, cert_pem: bytes) -> RenewalWindow | None:
@@ -255,28 +248,3 @@ def problem_of(error: BaseException) -> dict[str, str]:
             return {"name": error.identifier.value, "type": kind, "detail": detail}
         return {"name": "", "type": kind, "detail": detail}
     return {"name": "", "type": "client", "detail": f"{type(error).__name__}: {error}"}
-
-
-def save_state(path: Path, serial: str, window: RenewalWindow) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "serial": serial,
-        "renew_at": window.renew_at.isoformat(),
-        "check_again": window.check_again.isoformat(),
-        "saved": time.time(),
-    }
-    temporary = path.with_name(path.name + ".wapang-tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
-
-
-def load_state(path: Path, serial: str) -> RenewalWindow | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("serial") != serial:
-        return None
-    return RenewalWindow(
-        datetime.fromisoformat(data["renew_at"]), datetime.fromisoformat(data["check_again"])
-    )

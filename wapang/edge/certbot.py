@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-
-from configobj import ConfigObj  # type: ignore[import-untyped]
+from typing import Any
 
 from wapang.edge.errors import CertbotError, CertbotNotFound
 from wapang.edge.settings import EdgeSettings
@@ -299,7 +298,10 @@ class Certbot:
 _STANDALONE_ONLY_KEYS = ("http01_port", "http01_address", "webroot_path", "webroot_map")
 
 
-def _conf(conf_text: str) -> ConfigObj:
+def _conf(conf_text: str) -> Any:
+    # certbot's own parser; imported here: the app image has no edge group
+    from configobj import ConfigObj  # type: ignore[import-untyped]
+
     return ConfigObj(conf_text.splitlines(), encoding="utf-8", default_encoding="utf-8")
 
 

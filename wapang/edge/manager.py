@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-from wapang.edge import ari
 from wapang.edge import ledger as L
 from wapang.edge.certbot import (
     Certbot,
@@ -52,6 +51,7 @@ from wapang.edge.errors import EdgeConfigError, EdgeError, OrderRefused
 from wapang.edge.lineage import Lineage, archived_certificates, choose, lineage_family, retire
 from wapang.edge.nginx import request_reload
 from wapang.edge.preflight import CHALLENGE_PATH, run_preflight
+from wapang.edge.renewal_info import RenewalWindow, load_state, save_state
 from wapang.edge.settings import EdgeSettings
 
 log = logging.getLogger("wapang.edge")
@@ -304,16 +304,18 @@ class Manager:
     def _ari_state(self) -> Path:
         return self.settings.state_dir / "renewal-info.json"
 
-    def renewal_window(self, cert: CertInfo, online: bool = True) -> ari.RenewalWindow | None:
+    def renewal_window(self, cert: CertInfo, online: bool = True) -> RenewalWindow | None:
         """The CA's renewal time for the production certificate (cached until the CA's
         Retry-After); None when it has no renewal info or is unreachable."""
         if self.is_staging(cert):
             return None
-        cached = ari.load_state(self._ari_state, cert.serial_hex)
+        cached = load_state(self._ari_state, cert.serial_hex)
         if cached and (not online or self.clock() < cached.check_again):
             return cached
         if not online:
             return None
+        from wapang.edge import ari  # acme: installed with the edge group only
+
         try:
             pem = (self.lineage.live_dir / "cert.pem").read_bytes()
             window = ari.renewal_window(self.settings, self.settings.acme_server, pem)
@@ -321,10 +323,10 @@ class Manager:
             log.info("renewal info unavailable: %s", exc)
             return cached
         if window:
-            ari.save_state(self._ari_state, cert.serial_hex, window)
+            save_state(self._ari_state, cert.serial_hex, window)
         return window
 
-    def _ari_window(self) -> ari.RenewalWindow | None:
+    def _ari_window(self) -> RenewalWindow | None:
         """The CA's renewal window when a production certificate for DOMAINS exists and the
         CA offers renewal info: then the renewal can carry `replaces`."""
         cert = self.current_cert()
@@ -332,7 +334,7 @@ class Manager:
             return None
         if self.is_staging(cert):
             return None
-        return ari.load_state(self._ari_state, cert.serial_hex)
+        return load_state(self._ari_state, cert.serial_hex)
 
     def _ari_due_renewal(self) -> bool:
         """Inside the CA's window an order with `replaces` is exempt from the CA's limits (a
@@ -395,6 +397,8 @@ class Manager:
         )
 
     def _profile_problems(self) -> list[dict[str, str]]:
+        from wapang.edge import ari  # acme: installed with the edge group only
+
         profile = self.settings.cert_profile
         if not profile:
             return []
@@ -470,6 +474,8 @@ class Manager:
 
     def _order_with_replaces(self, reason: str, forced: bool) -> Outcome | None:
         """An ARI renewal; None (fall back to a plain order) when the CA says alreadyReplaced."""
+        from wapang.edge import ari  # acme: installed with the edge group only
+
         pem = (self.lineage.live_dir / "cert.pem").read_bytes()
         replaces = ari.cert_id(pem)
         exempt = self._ari_due_renewal()
