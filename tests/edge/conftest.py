@@ -8,7 +8,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 from tests.requirements import require as require_available
 from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.edge.certbot import resolve_binary
-from wapang.edge.certificates import fetch_served_cert
+from wapang.edge.certificates import wait_until_served
 from wapang.edge.errors import CertbotNotFound
 from wapang.edge.manager import Manager
 from wapang.edge.nginx import write_loopback_config
@@ -258,15 +257,7 @@ def issued_edge(make_edge: EdgeFactory, rig: Rig) -> Edge:
     renewal.write_text(renewal.read_text().replace(base_file.read_text(), str(config_dir.parent)))
     outcome = Manager(edge.settings).ensure()  # nothing to order; nginx switched to the cert
     assert outcome.action == "activated", outcome
-    _until_every_worker_serves(edge, int(str(outcome.serial), 16))
+    # a run of connections, not one, before a test measures anything (G6)
+    s = edge.settings
+    wait_until_served(LOOPBACK, s.https_port, s.domains[0], int(str(outcome.serial), 16), 10, 20)
     return edge
-
-
-def _until_every_worker_serves(edge: Edge, serial: int, in_a_row: int = 20) -> None:
-    """A reload is done when old workers stopped accepting: one connection seeing the new
-    serial is not enough (G6), so wait for a run of them before a test measures anything."""
-    s, seen, deadline = edge.settings, 0, time.monotonic() + 10
-    while seen < in_a_row and time.monotonic() < deadline:
-        served = fetch_served_cert(LOOPBACK, s.https_port, s.domains[0])
-        seen = seen + 1 if served.serial == serial else 0
-    assert seen >= in_a_row, "nginx kept serving an old certificate after the reload"

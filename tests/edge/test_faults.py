@@ -10,14 +10,22 @@ from datetime import timedelta
 
 import pytest
 
-from tests.servers import LOOPBACK
+from tests.servers import LOOPBACK, free_port
 from wapang.edge.certbot import Certbot
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 
 from .conftest import EdgeFactory, Rig
-from .rig import BLOCKED_DOMAIN, EXIT_CONFIG, EXIT_FAILED, CaCounts, Edge, run_cli
+from .rig import (
+    BLOCKED_DOMAIN,
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    CaCounts,
+    Edge,
+    run_cli,
+    start_pebble,
+)
 
 pytestmark = pytest.mark.edge
 
@@ -147,6 +155,29 @@ def test_the_cas_problem_type_and_detail_are_recorded_and_printed(
     status = json.loads(run_cli(edge, "status", "--json").stdout)
     assert "rejectedIdentifier" in status["last_attempt"]["error"]
     assert ca_delta(rig, before)[0] == NOTHING  # production never asked
+
+
+def test_a_validation_the_ca_cannot_make_reports_its_connection_error(
+    make_edge: EdgeFactory, rig: Rig
+) -> None:
+    """This host serves the token (the preflight passes) but the CA cannot reach it (a
+    firewall in between): certbot says "Some challenges have failed"; the CA's detail is
+    what must reach the operator."""
+    cut_off = start_pebble(
+        "pebble-cut-off", rig.root, rig.root / "pki", rig.ca_file, free_port(), rig.dns_port
+    )
+    try:
+        edge = make_edge(acme_staging_server=cut_off.directory_url)
+        result = run_cli(edge, "ensure")
+        assert cut_off.counts().validations == 1
+    finally:
+        cut_off.service.stop()
+    assert result.returncode == EXIT_FAILED, result.stderr
+    assert "connection refused" in result.stderr.lower(), result.stderr
+    failed = [e for e in Ledger(edge.settings.ledger_path).read().entries if not e.ok][-1]
+    assert failed.problems[0]["name"] == edge.settings.domains[0]
+    assert failed.problems[0]["type"] == "connection"
+    assert "refused" in failed.problems[0]["detail"].lower()
 
 
 # ---- 4. and 5. inputs refused before any ACME request; no tracebacks; the loop goes on -------

@@ -130,18 +130,25 @@ def fetch_served_certificate(
 
 
 def wait_until_served(
-    host: str, port: int, server_name: str, serial: int, timeout: float
+    host: str, port: int, server_name: str, serial: int, timeout: float, in_a_row: int = 5
 ) -> CertInfo:
-    """Poll until nginx serves `serial`: a reload returns before new workers answer (G6)."""
+    """Poll until nginx serves `serial` on several new connections in a row: a reload returns
+    before the new workers answer, and old workers keep accepting for a moment (G6)."""
     deadline = time.monotonic() + timeout
     last: str = "nothing"
+    seen = 0
     while True:
         try:
             served = fetch_served_cert(host, port, server_name, timeout=2)
             if served.serial == serial:
-                return served
+                seen += 1
+                if seen >= in_a_row:
+                    return served
+                continue
+            seen = 0
             last = f"serial {served.serial_hex}"
         except OSError as exc:
+            seen = 0
             last = f"error {exc}"
         if time.monotonic() >= deadline:
             raise ServedCertificateMismatch(
