@@ -262,7 +262,8 @@ def _print_status(report: Status) -> None:
         table.add_row("blocked", f"[yellow]{escape(report.blocked_reason)}[/]")
     table.add_row("renewal authenticator", report.authenticator or "—")
     since = _when(report.history_since)
-    table.add_row("history", report.history_note or f"known since {since}")
+    known = f"known since {since}" if report.history_since else "nothing recorded yet"
+    table.add_row("history", report.history_note or known)
     table.add_row("ledger", ", ".join(report.ledger_paths))
     verdict = (
         "[green]healthy[/]"
