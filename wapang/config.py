@@ -113,14 +113,17 @@ class Settings(BaseSettings):
         "REFRESH_TOKEN_SECRET",
     )
 
-    @field_validator("DB_DRIVER", "DB_HOST", "DB_USER", "DB_DATABASE", mode="before")
+    @field_validator(
+        "DB_DRIVER",
+        "DB_HOST",
+        "DB_USER",
+        "DB_DATABASE",
+        "ACCESS_TOKEN_SECRET",
+        "REFRESH_TOKEN_SECRET",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("ACCESS_TOKEN_SECRET", "REFRESH_TOKEN_SECRET", mode="before")
-    @classmethod
-    def _empty_secret_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
     @classmethod
@@ -175,23 +178,38 @@ class Settings(BaseSettings):
         return problems
 
     def with_local_defaults(self) -> Self:
-        """Fill what a local run may leave out: the SQLite file and development secrets."""
+        """Fill what a local run may leave out: the SQLite file, and the development secrets
+        that `wapang serve` generated (reading them only: loading settings writes nothing)."""
         updates: dict[str, Any] = {}
         if self.DB_DIALECT is Dialect.SQLITE and self.DB_DATABASE is None:
             updates["DB_DATABASE"] = str(LOCAL_STATE_DIR / "wapang.db")
-        if self.ACCESS_TOKEN_SECRET is None or self.REFRESH_TOKEN_SECRET is None:
-            generated = _development_secrets()
-            updates["ACCESS_TOKEN_SECRET"] = self.ACCESS_TOKEN_SECRET or SecretStr(
-                generated["access"]
-            )
+        stored = _stored_development_secrets()
+        if self.missing_secrets and stored is not None:
+            updates["ACCESS_TOKEN_SECRET"] = self.ACCESS_TOKEN_SECRET or SecretStr(stored["access"])
             updates["REFRESH_TOKEN_SECRET"] = self.REFRESH_TOKEN_SECRET or SecretStr(
-                generated["refresh"]
+                stored["refresh"]
             )
         if not updates:
             return self
         completed = self.model_copy(update=updates)
         completed._generated_secrets = "ACCESS_TOKEN_SECRET" in updates
         return completed
+
+    @property
+    def missing_secrets(self) -> bool:
+        """A local run without token secrets: `wapang serve` generates development ones."""
+        return self.ACCESS_TOKEN_SECRET is None or self.REFRESH_TOKEN_SECRET is None
+
+    def require_secrets(self) -> None:
+        """The app cannot sign tokens without secrets: say how to get them (local runs)."""
+        if self.missing_secrets:
+            raise ConfigError(
+                [
+                    "ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET are not set: set both, or "
+                    "start the service once with `wapang serve`, which generates development "
+                    f"secrets into {_DEV_SECRETS_FILE}."
+                ]
+            )
 
     @property
     def uses_generated_secrets(self) -> bool:
@@ -233,17 +251,23 @@ class Settings(BaseSettings):
 _DEV_SECRETS_FILE = LOCAL_STATE_DIR / "dev-secrets.json"
 
 
-def _development_secrets() -> dict[str, str]:
-    """Secrets for local runs, kept on disk so tokens survive restarts and work across workers."""
+def _stored_development_secrets() -> dict[str, str] | None:
+    if not _DEV_SECRETS_FILE.exists():
+        return None
+    stored: dict[str, str] = json.loads(_DEV_SECRETS_FILE.read_text())
+    return stored
+
+
+def write_development_secrets() -> None:
+    """Secrets for local runs (`wapang serve` only), kept on disk so tokens survive restarts
+    and work across workers; an existing file is kept."""
     if _DEV_SECRETS_FILE.exists():
-        stored: dict[str, str] = json.loads(_DEV_SECRETS_FILE.read_text())
-        return stored
+        return
     LOCAL_STATE_DIR.mkdir(mode=0o700, exist_ok=True)
     generated = {"access": secrets.token_urlsafe(48), "refresh": secrets.token_urlsafe(48)}
     descriptor = os.open(_DEV_SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(generated, handle)
-    return generated
 
 
 def _secret_problems(name: str, value: SecretStr | None) -> list[str]:

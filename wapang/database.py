@@ -307,7 +307,7 @@ def violated_constraint(error: IntegrityError) -> str | None:
     message = str(error.orig)
     for pattern in (_MYSQL_DUPLICATE_KEY, _MYSQL_FOREIGN_KEY):
         if found := pattern.search(message):
-            return found.group(1)
+            return _named_primary_key(found.group(1), error.statement)
     if found := _SQLITE_UNIQUE.search(message):
         columns = [part.strip() for part in found.group(1).split(",")]
         table = Base.metadata.tables.get(columns[0].split(".")[0])
@@ -319,3 +319,13 @@ def violated_constraint(error: IntegrityError) -> str | None:
             ):
                 return str(constraint.name)
     return None
+
+
+_INSERT_INTO = re.compile(r"INSERT INTO `?(\w+)`?", re.IGNORECASE)
+
+
+def _named_primary_key(key: str, statement: str | None) -> str:
+    """MySQL ignores primary key names and reports `PRIMARY`: the inserted table says whose."""
+    found = _INSERT_INTO.match(statement or "") if key == "PRIMARY" else None
+    table = Base.metadata.tables.get(found.group(1)) if found else None
+    return str(table.primary_key.name) if table is not None else key

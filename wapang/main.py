@@ -8,15 +8,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, HTTPException
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi import FastAPI, HTTPException
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang import health
-from wapang.auth.dependencies import PRE_VALIDATION_CHECKS
-from wapang.auth.router import router as auth_router
 from wapang.auth.tokens import TokenService
 from wapang.carts.router import router as carts_router
 from wapang.config import ConfigError, Settings
@@ -30,13 +26,14 @@ from wapang.errors import (
 from wapang.items.router import router as items_router
 from wapang.orders.router import router as orders_router
 from wapang.reviews.router import router as reviews_router
+from wapang.sessions.router import router as sessions_router
 from wapang.stores.router import router as stores_router
 from wapang.users.router import router as users_router
 
 logger = logging.getLogger("wapang")
 
 API_ROUTERS = (
-    auth_router,
+    sessions_router,
     users_router,
     stores_router,
     items_router,
@@ -156,7 +153,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
-        _attach_pre_validation_checks(router)
         app.include_router(router, prefix="/api")
     app.add_middleware(RequestDeadline)
     app.add_middleware(BodySizeLimit)
@@ -174,10 +170,12 @@ def _freeze_start_up_objects() -> None:
 
 def _load_settings() -> Settings:
     try:
-        return Settings.load()
+        settings = Settings.load()
+        settings.require_secrets()
     except ConfigError as error:
         logger.error("%s", error.render())
         raise
+    return settings
 
 
 def _announce(settings: Settings) -> None:
@@ -188,24 +186,6 @@ def _announce(settings: Settings) -> None:
             "running with generated development secrets (kept in .wapang/); "
             "set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET for anything but local use"
         )
-
-
-def _attach_pre_validation_checks(router: APIRouter) -> None:
-    for route in router.routes:
-        if isinstance(route, APIRoute):
-            check = _auth_check(route.dependant)
-            if check is not None:
-                route.pre_validation_check = check  # type: ignore[attr-defined]
-
-
-def _auth_check(dependant: Dependant) -> object | None:
-    if dependant.call in PRE_VALIDATION_CHECKS:
-        return PRE_VALIDATION_CHECKS[dependant.call]
-    for sub in dependant.dependencies:
-        found = _auth_check(sub)
-        if found is not None:
-            return found
-    return None
 
 
 app = create_app()

@@ -1,8 +1,6 @@
-from wapang.errors import ApiError, raised_for
+"""The Authorization header's errors (contract §1.4), in the order they are checked."""
 
-
-class InvalidCredentials(ApiError):
-    status_code, error_code, error_msg = 401, "ERR_001", "Invalid account credentials"
+from wapang.errors import ApiError
 
 
 class Unauthenticated(ApiError):
@@ -13,7 +11,5 @@ class BadAuthorizationHeader(ApiError):
     status_code, error_code, error_msg = 400, "ERR_006", "BAD AUTHORIZATION HEADER"
 
 
-# A refresh token used twice at once: the second block of its id loses.
-@raised_for("pk_blocked_tokens")
 class InvalidToken(ApiError):
     status_code, error_code, error_msg = 401, "ERR_007", "INVALID TOKEN"

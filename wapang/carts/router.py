@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from wapang.auth.dependencies import CurrentUser
+from wapang.auth.dependencies import AuthenticatedFirst
 from wapang.carts import service
 from wapang.carts.schemas import CartLineSet, CartOut
 from wapang.database import ReadSession, WriteSession
 from wapang.orders.schemas import OrderOut
+from wapang.users.dependencies import CurrentUser
 
-router = APIRouter(prefix="/carts", tags=["carts"])
+router = APIRouter(prefix="/carts", tags=["carts"], route_class=AuthenticatedFirst)
 
 
 @router.get("", response_model=CartOut)

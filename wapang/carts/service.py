@@ -85,11 +85,15 @@ async def checkout(session: AsyncSession, owner: User) -> OrderOut:
     """Order every line of the cart and empty it, or change nothing at all.
 
     The cart is claimed first: its lines are locked, so a concurrent checkout of the same cart
-    waits, then finds it empty (ERR_024) instead of ordering it a second time.
+    waits, then finds it empty (ERR_024) instead of ordering it a second time. Only the claimed
+    lines are removed: a line added while the order is placed stays for the next checkout
+    (and its insert never waits in a lock cycle with this one).
     """
-    await session.execute(
-        select(CartLine.item_id).where(CartLine.user_id == owner.id).with_for_update()
-    )
+    claimed = (
+        await session.scalars(
+            select(CartLine.item_id).where(CartLine.user_id == owner.id).with_for_update()
+        )
+    ).all()
     lines = (
         await session.execute(
             select(CartLine.item_id, CartLine.quantity)
@@ -101,5 +105,7 @@ async def checkout(session: AsyncSession, owner: User) -> OrderOut:
     if not lines:
         raise EmptyCart()
     order = await place_order(session, owner, ((item_id, quantity) for item_id, quantity in lines))
-    await session.execute(delete(CartLine).where(CartLine.user_id == owner.id))
+    await session.execute(
+        delete(CartLine).where(CartLine.user_id == owner.id, CartLine.item_id.in_(claimed))
+    )
     return order

@@ -37,7 +37,8 @@ from cryptography.x509.oid import NameOID
 from rich.console import Console
 from rich.table import Table
 
-from wapang.config import ConfigError, Settings
+from wapang.config import Settings
+from wapang.console import load_settings_or_exit
 from wapang.database import Database
 from wapang.edge.certificates import fetch_served_certificate
 from wapang.edge.settings import DEFAULT_STAGING_ISSUER_PATTERN
@@ -459,18 +460,14 @@ def verify_command(
     except VerifyUsageError as error:
         console.print(f"[bold red]FAIL[/bold red] {error}", highlight=False)
         raise typer.Exit(2) from None
-    database = _cleanup_settings(console, cleanup, env_file) if signup else None
+    database = _cleanup_settings(cleanup, env_file) if signup else None
     policy = Policy(min_days, staging_pattern, signup, email_domain, database)
     report = run_checks(target, policy)
     render(report, console)
     raise typer.Exit(0 if report.ok else 1)
 
 
-def _cleanup_settings(console: Console, cleanup: bool, env_file: Path | None) -> Settings | None:
+def _cleanup_settings(cleanup: bool, env_file: Path | None) -> Settings | None:
     if not cleanup and env_file is None:
         return None
-    try:
-        return Settings.load(env_file)
-    except ConfigError as error:  # every problem at once, secrets never printed
-        console.print(f"[bold red]FAIL[/bold red] clean-up settings: {error}", highlight=False)
-        raise typer.Exit(2) from None
+    return load_settings_or_exit(env_file)

@@ -4,12 +4,13 @@ from typing import Any
 
 from fastapi import APIRouter, Response, status
 
-from wapang.auth.dependencies import CurrentUser, OptionalUser
+from wapang.auth.dependencies import AuthenticatedFirst
 from wapang.database import ReadSession, WriteSession
 from wapang.reviews import service
-from wapang.reviews.schemas import ItemReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
+from wapang.reviews.schemas import ItemReviewOut, MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
+from wapang.users.dependencies import CurrentUser, OptionalUser
 
-router = APIRouter(tags=["reviews"])
+router = APIRouter(tags=["reviews"], route_class=AuthenticatedFirst)
 
 
 @router.post(
@@ -50,3 +51,8 @@ async def edit_review(
 async def delete_review(review_id: str, user: CurrentUser, session: WriteSession) -> Response:
     await service.delete_review(session, user, review_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/users/me/reviews", response_model=list[MyReviewOut])
+async def my_reviews(user: CurrentUser, session: ReadSession) -> list[MyReviewOut]:
+    return await service.reviews_by(session, user)

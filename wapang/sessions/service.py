@@ -3,12 +3,13 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.auth.errors import InvalidCredentials
-from wapang.auth.models import BlockedToken
 from wapang.auth.passwords import verify_password
-from wapang.auth.schemas import SignIn, TokenPair
+from wapang.auth.schemas import TokenPair
 from wapang.auth.tokens import TokenClaims, TokenService
 from wapang.database import utc_now
+from wapang.sessions.errors import InvalidCredentials
+from wapang.sessions.models import BlockedToken
+from wapang.sessions.schemas import SignIn
 from wapang.users.models import User
 
 

@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response, status
 
-from wapang.auth import service
-from wapang.auth.dependencies import RefreshClaims
-from wapang.auth.schemas import SignIn, TokenPair
+from wapang.auth.dependencies import AuthenticatedFirst
+from wapang.auth.schemas import TokenPair
 from wapang.database import ReadSession, WriteSession
+from wapang.sessions import service
+from wapang.sessions.dependencies import RefreshClaims
+from wapang.sessions.schemas import SignIn
 
-router = APIRouter(prefix="/auth/tokens", tags=["auth"])
+router = APIRouter(prefix="/auth/tokens", tags=["auth"], route_class=AuthenticatedFirst)
 
 
 @router.post("", response_model=TokenPair)
