@@ -6,11 +6,19 @@ loopback; production only sets DOMAINS, CERT_EMAIL and UPSTREAM.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from wapang.edge.errors import EdgeConfigError
@@ -20,13 +28,18 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 # Let's Encrypt staging issuers are named "(STAGING) ..." (older ones "Fake LE ...").
 DEFAULT_STAGING_ISSUER_PATTERN = r"\(STAGING\)|Fake LE"
 
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
-)
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+
+# Let's Encrypt's profiles (https://letsencrypt.org/docs/profiles/): names per certificate.
+# Unset CERT_PROFILE means the CA's default, which at Let's Encrypt is classic.
+PROFILE_MAX_NAMES: dict[str, int] = {"classic": 100, "tlsserver": 25, "shortlived": 25}
+DEFAULT_MAX_NAMES = PROFILE_MAX_NAMES["classic"]
+Profile = Literal["classic", "tlsserver", "shortlived"]
 
 # How to fix each setting, shown next to the error (never the value: it may be a secret).
 FIX_HINTS: dict[str, str] = {
-    "DOMAINS": "set DOMAINS=api.example.com,www.example.com (comma-separated DNS names)",
+    "DOMAINS": "set DOMAINS=api.example.com,www.example.com (comma-separated DNS names; "
+    "no wildcards or IP addresses: HTTP-01 validates neither)",
     "CERT_EMAIL": "set CERT_EMAIL=ops@example.com (Let's Encrypt expiry mail) or leave it unset",
     "ACME_SERVER": "set ACME_SERVER to an https:// ACME directory URL",
     "ACME_STAGING_SERVER": "set ACME_STAGING_SERVER to an https:// ACME directory URL",
@@ -35,6 +48,9 @@ FIX_HINTS: dict[str, str] = {
     "HTTPS_PORT": "set HTTPS_PORT to a port number 1-65535",
     "UPSTREAM": "set UPSTREAM=host:port of the app (e.g. app:8000)",
     "NGINX_RELOAD": "set NGINX_RELOAD=marker (nginx container watches a file) or command",
+    "CERT_PROFILE": "set CERT_PROFILE to classic, tlsserver or shortlived, or leave it unset",
+    "DNS_RESOLVER": "set DNS_RESOLVER=IP[:port],... or leave it unset (system resolver)",
+    "CAA_IDENTITIES": "set CAA_IDENTITIES to the CA's CAA domain(s), e.g. letsencrypt.org",
 }
 
 
@@ -43,8 +59,10 @@ class EdgeSettings(BaseSettings):
 
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
+    # Before DOMAINS: the profile decides how many names one certificate may carry.
+    cert_profile: Profile | None = None  # ACME profile; unset = the CA's default (classic)
     domains: Annotated[list[str], NoDecode] = Field(min_length=1)
-    cert_email: str | None = None
+    cert_email: EmailStr | None = None
     cert_name: str | None = None  # certbot lineage name; default: the first domain
 
     acme_server: str = LETSENCRYPT_PRODUCTION
@@ -58,7 +76,18 @@ class EdgeSettings(BaseSettings):
     certbot_work_dir: Path = Path("/var/lib/letsencrypt")
     certbot_logs_dir: Path = Path("/var/log/letsencrypt")
     certbot_timeout_seconds: float = Field(default=300, gt=0)
-    edge_state_dir: Path | None = None  # ledger, placeholder, current cert link; in the volume
+    edge_state_dir: Path | None = None  # ledger mirror, placeholder, current link; in the volume
+    # The ledger's main copy: a host directory bind-mounted into the certbot container, so that
+    # losing the certificate volume (or `compose down -v`) cannot reset the budget.
+    ledger_dir: Path = Path("/var/lib/wapang-edge")
+
+    # Preflight before every order: DNS, the webroot served through each name, CAA.
+    preflight: bool = True
+    dns_resolver: Annotated[list[str], NoDecode] = Field(default_factory=list)  # [] = system
+    caa_identities: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["letsencrypt.org"]
+    )
+    preflight_timeout_seconds: float = Field(default=5, gt=0)
 
     webroot: Path = Path("/var/www/certbot")
     upstream: str = "app:8000"
@@ -91,13 +120,40 @@ class EdgeSettings(BaseSettings):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("dns_resolver", "caa_identities", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
     @field_validator("domains")
     @classmethod
-    def _check_domains(cls, value: list[str]) -> list[str]:
-        bad = [name for name in value if not _DOMAIN_RE.match(name)]
-        if bad:
-            raise ValueError(f"not DNS names: {', '.join(bad)}")
+    def _check_domains(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        problems = [problem for name in value if (problem := _domain_problem(name))]
+        profile = info.data.get("cert_profile")
+        allowed = PROFILE_MAX_NAMES.get(profile or "", DEFAULT_MAX_NAMES)
+        if len(set(value)) > allowed:
+            problems.append(
+                f"{len(set(value))} names, but the {profile or 'default (classic)'} profile "
+                f"allows {allowed} per certificate: drop some or split them over several edges"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return list(dict.fromkeys(value))  # keep order, drop duplicates
+
+    @field_validator("dns_resolver")
+    @classmethod
+    def _check_resolvers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            try:
+                ipaddress.ip_address(host or entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address[:port]") from None
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"{entry!r} has an invalid port")
+        return value
 
     @field_validator("acme_server", "acme_staging_server")
     @classmethod
@@ -138,8 +194,31 @@ class EdgeSettings(BaseSettings):
         return self.edge_state_dir or self.certbot_config_dir / "wapang"
 
     @property
+    def max_names(self) -> int:
+        return PROFILE_MAX_NAMES.get(self.cert_profile or "", DEFAULT_MAX_NAMES)
+
+    @property
     def ledger_path(self) -> Path:
+        """The main copy (host directory)."""
+        return self.ledger_dir / "ledger.jsonl"
+
+    @property
+    def ledger_mirror_path(self) -> Path:
+        """The copy in the certificate volume, beside the certificates it describes."""
         return self.state_dir / "ledger.jsonl"
+
+    @property
+    def ledger_paths(self) -> list[Path]:
+        return list(dict.fromkeys([self.ledger_path, self.ledger_mirror_path]))
+
+    @property
+    def resolver_addresses(self) -> list[tuple[str, int]]:
+        """DNS_RESOLVER as (address, port) pairs."""
+        pairs = []
+        for entry in self.dns_resolver:
+            host, sep, port = entry.rpartition(":") if entry.count(":") == 1 else ("", "", "")
+            pairs.append((host, int(port)) if sep else (entry, 53))
+        return pairs
 
     @property
     def tls_dir(self) -> Path:
@@ -165,6 +244,23 @@ class EdgeSettings(BaseSettings):
     @property
     def effective_verify_port(self) -> int:
         return self.verify_port or self.https_port
+
+
+def _domain_problem(name: str) -> str | None:
+    """Why a DOMAINS entry cannot be validated with HTTP-01 on this edge, or None."""
+    if name.startswith("*."):
+        return (
+            f"{name} is a wildcard: HTTP-01 cannot validate wildcards (DNS-01 only); list each name"
+        )
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return f"{name} is an IP address: use a DNS name that points at this host"
+    if not _DOMAIN_RE.match(name) or name.rsplit(".", 1)[-1].isdigit():
+        return f"{name} is not a DNS name"
+    return None
 
 
 def _describe(error: dict[str, object]) -> str:
