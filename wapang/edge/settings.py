@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from wapang.config import describe_validation_error
 from wapang.edge.errors import EdgeConfigError
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
@@ -36,23 +37,6 @@ PROFILE_MAX_NAMES: dict[str, int] = {"classic": 100, "tlsserver": 25, "shortlive
 DEFAULT_MAX_NAMES = PROFILE_MAX_NAMES["classic"]
 Profile = Literal["classic", "tlsserver", "shortlived"]
 
-# How to fix each setting, shown next to the error (never the value: it may be a secret).
-FIX_HINTS: dict[str, str] = {
-    "DOMAINS": "set DOMAINS=api.example.com,www.example.com (comma-separated DNS names; "
-    "no wildcards or IP addresses: HTTP-01 validates neither)",
-    "CERT_EMAIL": "set CERT_EMAIL=ops@example.com (Let's Encrypt expiry mail) or leave it unset",
-    "ACME_SERVER": "set ACME_SERVER to an https:// ACME directory URL",
-    "ACME_STAGING_SERVER": "set ACME_STAGING_SERVER to an https:// ACME directory URL",
-    "ACME_STAGING_ISSUER_PATTERN": "set ACME_STAGING_ISSUER_PATTERN to a valid Python regex",
-    "HTTP_PORT": "set HTTP_PORT to a port number 1-65535",
-    "HTTPS_PORT": "set HTTPS_PORT to a port number 1-65535",
-    "UPSTREAM": "set UPSTREAM=host:port of the app (e.g. app:8000)",
-    "NGINX_RELOAD": "set NGINX_RELOAD=marker (nginx container watches a file) or command",
-    "CERT_PROFILE": "set CERT_PROFILE to classic, tlsserver or shortlived, or leave it unset",
-    "DNS_RESOLVER": "set DNS_RESOLVER=IP[:port],... or leave it unset (system resolver)",
-    "CAA_IDENTITIES": "set CAA_IDENTITIES to the CA's CAA domain(s), e.g. letsencrypt.org",
-}
-
 
 class EdgeSettings(BaseSettings):
     """Everything the nginx renderer and the certificate manager need."""
@@ -60,14 +44,38 @@ class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     # Before DOMAINS: the profile decides how many names one certificate may carry.
-    cert_profile: Profile | None = None  # ACME profile; unset = the CA's default (classic)
-    domains: Annotated[list[str], NoDecode] = Field(min_length=1)
-    cert_email: EmailStr | None = None
+    cert_profile: Profile | None = Field(
+        None, description="classic, tlsserver or shortlived, or unset for the CA's default"
+    )
+    domains: Annotated[list[str], NoDecode] = Field(
+        min_length=1,
+        description=(
+            "comma-separated DNS names of the site, e.g. api.example.com,www.example.com "
+            "(no wildcards or IP addresses: HTTP-01 validates neither); the first is the one "
+            "`wapang verify` checks"
+        ),
+    )
+    cert_email: EmailStr | None = Field(
+        None,
+        description=(
+            "the address Let's Encrypt writes to about expiring certificates, e.g. "
+            "ops@example.com, or unset"
+        ),
+    )
     cert_name: str | None = None  # certbot lineage name; default: the first domain
 
-    acme_server: str = LETSENCRYPT_PRODUCTION
-    acme_staging_server: str = LETSENCRYPT_STAGING
-    acme_staging_issuer_pattern: str = DEFAULT_STAGING_ISSUER_PATTERN
+    acme_server: str = Field(
+        LETSENCRYPT_PRODUCTION,
+        description="an https:// ACME directory URL (default Let's Encrypt production)",
+    )
+    acme_staging_server: str = Field(
+        LETSENCRYPT_STAGING,
+        description="an https:// ACME directory URL for dry runs (default Let's Encrypt staging)",
+    )
+    acme_staging_issuer_pattern: str = Field(
+        DEFAULT_STAGING_ISSUER_PATTERN,
+        description="a Python regex matching the staging CA's issuer names",
+    )
     acme_ca_bundle: Path | None = None  # CA that signs the ACME server's TLS cert (pebble)
     key_type: Literal["ecdsa", "rsa"] = "ecdsa"
 
@@ -83,23 +91,29 @@ class EdgeSettings(BaseSettings):
 
     # Preflight before every order: DNS, the webroot served through each name, CAA.
     preflight: bool = True
-    dns_resolver: Annotated[list[str], NoDecode] = Field(default_factory=list)  # [] = system
+    dns_resolver: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IP[:port],... of the resolver the preflight asks, or unset for the system's",
+    )
     caa_identities: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["letsencrypt.org"]
+        default_factory=lambda: ["letsencrypt.org"],
+        description="the CA's CAA domain(s), e.g. letsencrypt.org",
     )
     preflight_timeout_seconds: float = Field(default=5, gt=0)
 
     webroot: Path = Path("/var/www/certbot")
-    upstream: str = "app:8000"
+    upstream: str = Field("app:8000", description="host:port of the app, e.g. app:8000")
     listen_address: str = ""  # "" = all interfaces; tests use 127.0.0.1
-    http_port: int = Field(default=80, ge=1, le=65535)
-    https_port: int = Field(default=443, ge=1, le=65535)
+    http_port: int = Field(default=80, ge=1, le=65535, description="a port number 1-65535")
+    https_port: int = Field(default=443, ge=1, le=65535, description="a port number 1-65535")
     client_max_body_size: str = "10m"
     proxy_connect_timeout: str = "5s"
     proxy_read_timeout: str = "60s"
 
     nginx_template_dir: Path | None = None  # default: deploy/nginx/templates of this checkout
-    nginx_reload: Literal["marker", "command"] = "marker"
+    nginx_reload: Literal["marker", "command"] = Field(
+        "marker", description="marker (the nginx container watches a file) or command"
+    )
     nginx_bin: str = "nginx"
     nginx_conf: Path | None = None
     nginx_prefix: Path | None = None
@@ -113,14 +127,7 @@ class EdgeSettings(BaseSettings):
     backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
     loop_interval_seconds: float = Field(default=12 * 3600, gt=0)
 
-    @field_validator("domains", mode="before")
-    @classmethod
-    def _split_domains(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip().lower() for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("dns_resolver", "caa_identities", mode="before")
+    @field_validator("domains", "dns_resolver", "caa_identities", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
@@ -263,20 +270,9 @@ def _domain_problem(name: str) -> str | None:
     return None
 
 
-def _describe(error: dict[str, object]) -> str:
-    location = error.get("loc") or ()
-    name = str(location[0]).upper() if isinstance(location, tuple) and location else "SETTINGS"
-    message = str(error.get("msg", "invalid"))
-    if error.get("type") == "missing":
-        message = "missing"
-    hint = FIX_HINTS.get(name, f"check {name}")
-    return f"{name}: {message} — {hint}"
-
-
 def load_settings(**overrides: object) -> EdgeSettings:
     """Read the environment once; every problem is reported together, with its fix."""
     try:
         return EdgeSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [_describe(dict(error)) for error in exc.errors()]
-        raise EdgeConfigError(problems) from None
+        raise EdgeConfigError(describe_validation_error(exc, EdgeSettings.model_fields)) from None

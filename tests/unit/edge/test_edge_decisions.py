@@ -101,7 +101,7 @@ def test_config_errors_list_every_problem_with_its_fix(monkeypatch: pytest.Monke
     with pytest.raises(EdgeConfigError) as caught:
         load_settings()
     problems = "\n".join(caught.value.problems)
-    assert "DOMAINS: missing — set DOMAINS=" in problems
+    assert "DOMAINS: missing (expected comma-separated DNS names" in problems
     assert "ACME_SERVER:" in problems
     assert "https://" in problems
     assert "HTTP_PORT:" in problems
