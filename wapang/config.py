@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -133,7 +135,7 @@ class Settings(BaseSettings):
         try:
             settings = cls(_env_file=env_file, **overrides)
         except ValidationError as error:
-            raise ConfigError(_describe_validation_error(error), source) from None
+            raise ConfigError(describe_validation_error(error, cls.model_fields), source) from None
         problems = settings.problems()
         if problems:
             raise ConfigError(problems, source)
@@ -283,11 +285,15 @@ def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
     return []
 
 
-def _describe_validation_error(error: ValidationError) -> list[str]:
+def describe_validation_error(error: ValidationError, fields: Mapping[str, FieldInfo]) -> list[str]:
+    """Each invalid setting as `NAME: what is wrong (expected DESCRIPTION).` The field's
+    description is its fix, in every settings model of the project."""
     problems = []
     for detail in error.errors():
-        name = ".".join(str(part) for part in detail["loc"]) or "settings"
-        field = Settings.model_fields.get(name)
+        location = detail["loc"]
+        field_name = str(location[0]) if location else ""
+        field = fields.get(field_name)
+        message = "missing" if detail["type"] == "missing" else detail["msg"]
         expected = f" (expected {field.description})" if field and field.description else ""
-        problems.append(f"{name}: {detail['msg']}{expected}.")
+        problems.append(f"{field_name.upper() or 'settings'}: {message}{expected}.")
     return problems
