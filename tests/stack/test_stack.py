@@ -385,10 +385,6 @@ def _orders_seen(host: Host, tag: str) -> set[tuple[object, object]]:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9: the ledger still lives in the certs volume; it moves to a host directory",
-)
 def test_removing_the_certificate_volume_between_deploys_orders_no_more_than_the_budget(
     host: Host,
 ) -> None:

@@ -103,6 +103,8 @@ def rehearse_command(
         pebble_image=base.get("PEBBLE_IMAGE", PEBBLE_IMAGE),
         db_image=base.get("DB_IMAGE"),
         project="wapang-rehearsal",
+        # Its own ledger: a rehearsal's orders never count against a real host's budget.
+        ledger_dir=work / "edge-ledger",
     )
     prepare_host(rehearsal)  # first: it chooses the selfhost profile compose_env reads
     stack = with_env(docker, compose_env(rehearsal, REPOSITORY, TAG))

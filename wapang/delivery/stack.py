@@ -183,6 +183,8 @@ class Rehearsal:
     db_image: str | None = None  # None: compose.yaml's pinned mysql
     project: str = "wapang"
     certbot_env: Mapping[str, str] = field(default_factory=dict)  # e.g. short loop intervals
+    # The certificate ledger's host directory; None: compose.yaml's default beside deploy_dir.
+    ledger_dir: Path | None = None
 
     @property
     def pebble_dir(self) -> Path:
@@ -233,6 +235,9 @@ def override(rehearsal: Rehearsal) -> dict[str, object]:
                 "ACME_SERVER": f"https://pebble:{ACME_PORT}/dir",
                 "ACME_STAGING_SERVER": f"https://pebble-staging:{ACME_PORT}/dir",
                 "ACME_CA_BUNDLE": f"{inside}/tls-ca.pem",
+                # The local name exists only in the stack's network (Docker's DNS forwards the
+                # CAA lookup outside, where nothing answers): no public-DNS preflight here.
+                "PREFLIGHT": "false",
                 **r.certbot_env,
             },
             "volumes": pebble_mount(),
@@ -334,11 +339,14 @@ def compose_args(rehearsal: Rehearsal) -> list[str]:
 
 def compose_env(rehearsal: Rehearsal, registry: str, tag: str) -> dict[str, str]:
     profiles = rehearsal.deploy_dir / "compose-profiles"
-    return {
+    env = {
         "REGISTRY": registry,
         "TAG": tag,
         "COMPOSE_PROFILES": profiles.read_text().strip() if profiles.exists() else "",
     }
+    if rehearsal.ledger_dir is not None:
+        env["EDGE_LEDGER_HOST_DIR"] = str(rehearsal.ledger_dir)
+    return env
 
 
 def with_env(docker: Docker, extra: Mapping[str, str]) -> Docker:

@@ -41,7 +41,11 @@ Profile = Literal["classic", "tlsserver", "shortlived"]
 class EdgeSettings(BaseSettings):
     """Everything the nginx renderer and the certificate manager need."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # env_ignore_empty: compose passes an unset optional variable (CERT_EMAIL: ${CERT_EMAIL:-}) as
+    # "", which means "not set", not an invalid value.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
     # Before DOMAINS: the profile decides how many names one certificate may carry.
     cert_profile: Profile | None = Field(
