@@ -173,3 +173,10 @@ def test_ci_installs_uv_from_the_one_pin(path: str) -> None:
     text = (ROOT / path).read_text()
     assert "required-version" in text, f"{path} must read uv's version from pyproject.toml"
     assert not re.search(r"uv==\d|UV_VERSION: \"\d", text), f"{path} hard-codes a uv version"
+
+
+def test_the_readme_installs_the_pinned_uv() -> None:
+    """The README's first commands must work as written: uv refuses another version."""
+    commands = re.findall(r"^pip install (uv\S*) && uv run", (ROOT / "README.md").read_text(), re.M)
+    assert commands, "the README's set-up commands are missing"
+    assert set(commands) == {f"uv=={pinned_uv_version()}"}
