@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.database import get_or_raise
@@ -36,10 +36,17 @@ async def require_own_store(session: AsyncSession, owner: User) -> Store:
 
 
 async def open_store(session: AsyncSession, owner: User, data: StoreCreate) -> Store:
-    if await store_of(session, owner) is not None:
-        raise StoreAlreadyExists()
     values = data.model_dump()
-    await _reject_conflicts(session, values)
+    # One statement sees one snapshot: a store the owner opened concurrently is ERR_008 even
+    # when it also clashes by name (ERR_009), as the contract orders them.
+    clashing_owners = select(Store.owner_id).where(
+        or_(Store.owner_id == owner.id, *_same_data(values))
+    )
+    owners = set((await session.scalars(clashing_owners)).all())
+    if owner.id in owners:
+        raise StoreAlreadyExists()
+    if owners:
+        raise StoreInfoConflict()
     store = Store(owner_id=owner.id, **values)
     session.add(store)
     await session.flush()  # a race lost on a unique key is answered by its error (errors.py)
@@ -61,7 +68,7 @@ async def edit_store(session: AsyncSession, owner: User, store_id: str, data: St
 async def _reject_conflicts(
     session: AsyncSession, values: dict[str, Any], except_store: str | None = None
 ) -> None:
-    conditions = [getattr(Store, name) == values[name] for name in UNIQUE_FIELDS if name in values]
+    conditions = _same_data(values)
     if not conditions:
         return
     query = select(Store.id).where(or_(*conditions))
@@ -69,3 +76,7 @@ async def _reject_conflicts(
         query = query.where(Store.id != except_store)
     if await session.scalar(query.limit(1)) is not None:
         raise StoreInfoConflict()
+
+
+def _same_data(values: dict[str, Any]) -> list[ColumnElement[bool]]:
+    return [getattr(Store, name) == values[name] for name in UNIQUE_FIELDS if name in values]
