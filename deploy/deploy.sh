@@ -69,8 +69,11 @@ compose() { # compose TAG ARGS...: the stack at that tag, with the host's compos
     shift
     # Optional profiles, chosen once per host: `echo selfhost > /opt/wapang/compose-profiles`
     # runs the bundled MySQL instead of RDS.
+    # A host's own compose.override.yaml (kept across deploys) adjusts the shipped file.
+    local files=(-f "$DEPLOY_DIR/compose.yaml")
+    [ -f "$DEPLOY_DIR/compose.override.yaml" ] && files+=(-f "$DEPLOY_DIR/compose.override.yaml")
     COMPOSE_PROFILES="$(state compose-profiles)" REGISTRY="$REGISTRY" TAG="$tag" \
-        docker compose --project-directory "$DEPLOY_DIR" -f "$DEPLOY_DIR/compose.yaml" "$@"
+        docker compose --project-directory "$DEPLOY_DIR" "${files[@]}" "$@"
 }
 
 image() { printf '%s/wapang-%s:%s' "$REGISTRY" "$1" "$2"; }
@@ -124,6 +127,10 @@ migrate() {
 update_edge() { # nginx is recreated only when its inputs changed (a restart drops connections)
     local tag="$1" running wanted
     ROLLED=true
+    # The placeholder certificate when none exists yet (a no-op afterwards): nginx needs one.
+    compose "$tag" run --rm --no-deps -T certs-init >&2 ||
+        die "certs-init failed (above): nginx cannot start without a certificate"
+
     running=$(docker inspect --format '{{index .Config.Labels "wapang.edge-inputs"}}' \
         "$(compose "$tag" ps -q nginx 2>/dev/null | head -n1)" 2>/dev/null || true)
     wanted=$(docker image inspect --format '{{index .Config.Labels "wapang.edge-inputs"}}' \
@@ -133,11 +140,21 @@ update_edge() { # nginx is recreated only when its inputs changed (a restart dro
         compose "$tag" up -d --no-deps certbot
     else
         log "starting nginx and the certificate manager at $tag"
-        compose "$tag" up -d --no-deps nginx certbot
+        # certbot only once nginx is healthy: an HTTP-01 challenge nginx cannot serve yet would
+        # count as a failed order and start the manager's backoff.
+        compose "$tag" up -d --no-deps --wait nginx ||
+            die "nginx did not become healthy: $(compose "$tag" logs --tail 20 nginx 2>&1)"
+        compose "$tag" up -d --no-deps certbot
     fi
 }
 
+running() { # running SERVICE TAG: ids of the service's running containers
+    compose "$2" ps -q --status running "$1" 2>/dev/null || true
+}
+
 reload_nginx() { # never loads a config that `nginx -t` rejects
+    # On a first deploy nginx starts after the app (it resolves "app" at start): nothing to reload.
+    [ -n "$(running nginx "$1")" ] || return 0
     compose "$1" exec -T nginx sh -c 'nginx -t -q && nginx -s reload' ||
         die "nginx rejected its configuration (nginx -t): it keeps serving the old one"
 }
@@ -169,6 +186,7 @@ start_app_beside_old() { # prints the new container id; the old ones keep servin
 
 roll_app() { # new app beside the old, health gate, switch nginx, drain and remove the old
     local tag="$1" old new
+    ROLLED=true
     old=$(compose "$tag" ps -q app)
     new=$(start_app_beside_old "$tag")
     log "new app container ${new:0:12} started; waiting for its health check (/healthz)"
@@ -244,8 +262,13 @@ deploy() {
     check_config "$INCOMING/.env" "$TAG"
     install_release
     migrate "$TAG"
-    update_edge "$TAG"
-    roll_app "$TAG"
+    if [ -n "$(running app "$TAG")" ]; then
+        update_edge "$TAG"
+        roll_app "$TAG"
+    else # first deploy: nginx needs an app to resolve before it can start
+        roll_app "$TAG"
+        update_edge "$TAG"
+    fi
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"

@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wapang.config import ConfigError, Dialect, Settings
+from wapang.config import Dialect, write_development_secrets
+from wapang.console import load_settings_or_exit
 from wapang.delivery.cli import config_app
+from wapang.delivery.rehearse import rehearse_command
 from wapang.delivery.verify import verify_command
 from wapang.edge.cli import app as certs_app
 
@@ -23,26 +25,14 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.command("verify")(verify_command)
+app.command("rehearse")(rehearse_command)
 
 console = Console()
-errors = Console(stderr=True)
 
 EnvFile = Annotated[
     Path | None,
     typer.Option("--env-file", help="Read settings from this file as well as the environment."),
 ]
-
-
-def load_settings_or_exit(env_file: Path | None = None) -> Settings:
-    """Validated settings, or every problem printed at once and exit code 2."""
-    if env_file is not None and not env_file.is_file():
-        errors.print(f"[red]--env-file {env_file} does not exist.[/red]")
-        raise typer.Exit(2)
-    try:
-        return Settings.load(env_file=env_file if env_file is not None else ".env")
-    except ConfigError as error:
-        errors.print(f"[red]{error.render()}[/red]", highlight=False)
-        raise typer.Exit(2) from None
 
 
 @app.command("check-config")
@@ -88,6 +78,9 @@ def serve(
     from wapang.migrate import upgrade
 
     settings = load_settings_or_exit(env_file)
+    if settings.missing_secrets:  # a local run: production refuses to load without them
+        write_development_secrets()
+        settings = load_settings_or_exit(env_file)
     if settings.DB_DIALECT is Dialect.SQLITE:
         upgrade(settings)
     for name, value in settings.summary().items():

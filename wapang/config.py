@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
@@ -91,6 +93,9 @@ class Settings(BaseSettings):
     REQUEST_TIMEOUT: float = Field(
         30, gt=0, le=600, description="seconds before a request still waiting is answered 503"
     )
+    MAX_REQUEST_BODY_BYTES: int = Field(
+        1_048_576, ge=1024, le=1_073_741_824, description="largest request body accepted, bytes"
+    )
     ACCESS_TOKEN_SECRET: SecretStr | None = Field(None, description="HS256 key, >= 32 bytes")
     REFRESH_TOKEN_SECRET: SecretStr | None = Field(
         None, description="HS256 key, >= 32 bytes, differs from ACCESS_TOKEN_SECRET"
@@ -110,14 +115,17 @@ class Settings(BaseSettings):
         "REFRESH_TOKEN_SECRET",
     )
 
-    @field_validator("DB_DRIVER", "DB_HOST", "DB_USER", "DB_DATABASE", mode="before")
+    @field_validator(
+        "DB_DRIVER",
+        "DB_HOST",
+        "DB_USER",
+        "DB_DATABASE",
+        "ACCESS_TOKEN_SECRET",
+        "REFRESH_TOKEN_SECRET",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
-
-    @field_validator("ACCESS_TOKEN_SECRET", "REFRESH_TOKEN_SECRET", mode="before")
-    @classmethod
-    def _empty_secret_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
     @classmethod
@@ -127,7 +135,7 @@ class Settings(BaseSettings):
         try:
             settings = cls(_env_file=env_file, **overrides)
         except ValidationError as error:
-            raise ConfigError(_describe_validation_error(error), source) from None
+            raise ConfigError(describe_validation_error(error, cls.model_fields), source) from None
         problems = settings.problems()
         if problems:
             raise ConfigError(problems, source)
@@ -172,23 +180,38 @@ class Settings(BaseSettings):
         return problems
 
     def with_local_defaults(self) -> Self:
-        """Fill what a local run may leave out: the SQLite file and development secrets."""
+        """Fill what a local run may leave out: the SQLite file, and the development secrets
+        that `wapang serve` generated (reading them only: loading settings writes nothing)."""
         updates: dict[str, Any] = {}
         if self.DB_DIALECT is Dialect.SQLITE and self.DB_DATABASE is None:
             updates["DB_DATABASE"] = str(LOCAL_STATE_DIR / "wapang.db")
-        if self.ACCESS_TOKEN_SECRET is None or self.REFRESH_TOKEN_SECRET is None:
-            generated = _development_secrets()
-            updates["ACCESS_TOKEN_SECRET"] = self.ACCESS_TOKEN_SECRET or SecretStr(
-                generated["access"]
-            )
+        stored = _stored_development_secrets()
+        if self.missing_secrets and stored is not None:
+            updates["ACCESS_TOKEN_SECRET"] = self.ACCESS_TOKEN_SECRET or SecretStr(stored["access"])
             updates["REFRESH_TOKEN_SECRET"] = self.REFRESH_TOKEN_SECRET or SecretStr(
-                generated["refresh"]
+                stored["refresh"]
             )
         if not updates:
             return self
         completed = self.model_copy(update=updates)
         completed._generated_secrets = "ACCESS_TOKEN_SECRET" in updates
         return completed
+
+    @property
+    def missing_secrets(self) -> bool:
+        """A local run without token secrets: `wapang serve` generates development ones."""
+        return self.ACCESS_TOKEN_SECRET is None or self.REFRESH_TOKEN_SECRET is None
+
+    def require_secrets(self) -> None:
+        """The app cannot sign tokens without secrets: say how to get them (local runs)."""
+        if self.missing_secrets:
+            raise ConfigError(
+                [
+                    "ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET are not set: set both, or "
+                    "start the service once with `wapang serve`, which generates development "
+                    f"secrets into {_DEV_SECRETS_FILE}."
+                ]
+            )
 
     @property
     def uses_generated_secrets(self) -> bool:
@@ -230,17 +253,23 @@ class Settings(BaseSettings):
 _DEV_SECRETS_FILE = LOCAL_STATE_DIR / "dev-secrets.json"
 
 
-def _development_secrets() -> dict[str, str]:
-    """Secrets for local runs, kept on disk so tokens survive restarts and work across workers."""
+def _stored_development_secrets() -> dict[str, str] | None:
+    if not _DEV_SECRETS_FILE.exists():
+        return None
+    stored: dict[str, str] = json.loads(_DEV_SECRETS_FILE.read_text())
+    return stored
+
+
+def write_development_secrets() -> None:
+    """Secrets for local runs (`wapang serve` only), kept on disk so tokens survive restarts
+    and work across workers; an existing file is kept."""
     if _DEV_SECRETS_FILE.exists():
-        stored: dict[str, str] = json.loads(_DEV_SECRETS_FILE.read_text())
-        return stored
+        return
     LOCAL_STATE_DIR.mkdir(mode=0o700, exist_ok=True)
     generated = {"access": secrets.token_urlsafe(48), "refresh": secrets.token_urlsafe(48)}
     descriptor = os.open(_DEV_SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(generated, handle)
-    return generated
 
 
 def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
@@ -256,11 +285,15 @@ def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
     return []
 
 
-def _describe_validation_error(error: ValidationError) -> list[str]:
+def describe_validation_error(error: ValidationError, fields: Mapping[str, FieldInfo]) -> list[str]:
+    """Each invalid setting as `NAME: what is wrong (expected DESCRIPTION).` The field's
+    description is its fix, in every settings model of the project."""
     problems = []
     for detail in error.errors():
-        name = ".".join(str(part) for part in detail["loc"]) or "settings"
-        field = Settings.model_fields.get(name)
+        location = detail["loc"]
+        field_name = str(location[0]) if location else ""
+        field = fields.get(field_name)
+        message = "missing" if detail["type"] == "missing" else detail["msg"]
         expected = f" (expected {field.description})" if field and field.description else ""
-        problems.append(f"{name}: {detail['msg']}{expected}.")
+        problems.append(f"{field_name.upper() or 'settings'}: {message}{expected}.")
     return problems

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, Table, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import URL, Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.sql.schema import ColumnCollectionConstraint
 from sqlalchemy.types import TypeDecorator
 
 from wapang.config import Dialect as DbDialect
@@ -38,6 +42,8 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # The column naming the user a row belongs to, for `get_owned`.
+    OWNER: ClassVar[str] = ""
 
 
 def table_of(model: type[Base]) -> Table:
@@ -54,9 +60,53 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+ResultT = TypeVar("ResultT")
 
 IdColumn = String(36)
+_CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_canonical_id(value: str) -> bool:
+    """Ids are lowercase hyphenated UUIDs (contract §1.2): anything else matches no row, so a
+    lookup can answer its 404 without asking the database."""
+    return _CANONICAL_ID.fullmatch(value) is not None
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+async def get_or_raise(
+    session: AsyncSession,
+    model: type[ModelT],
+    row_id: str,
+    missing: type[Exception],
+    options: Sequence[ORMOption] = (),
+) -> ModelT:
+    """The row with this id, or `missing` raised; an id that is not canonical names nothing."""
+    row = await session.get(model, row_id, options=options) if is_canonical_id(row_id) else None
+    if row is None:
+        raise missing()
+    return row
+
+
+async def get_owned(
+    session: AsyncSession,
+    model: type[ModelT],
+    row_id: str,
+    owner_id: str,
+    *,
+    missing: type[Exception],
+    foreign: type[Exception],
+    options: Sequence[ORMOption] = (),
+) -> ModelT:
+    """Someone else's record in the contract's order: `missing` (404) when it does not exist,
+    then `foreign` (403) when its `model.OWNER` column names another user."""
+    row = await get_or_raise(session, model, row_id, missing, options)
+    if getattr(row, model.OWNER) != owner_id:
+        raise foreign()
+    return row
+
+
 INT32_MAX = 2**31 - 1
 
 
@@ -100,17 +150,17 @@ def database_url(settings: Settings) -> URL:
 
 
 def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
-    """The engine of the writing sessions, or (`reads_only`, MySQL) the one of read requests.
+    """The engine of the writing sessions, or (`reads_only`) the one of read requests.
 
-    Read requests run in autocommit: under READ COMMITTED every statement already sees its own
-    snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK round trips. Neither
-    engine pre-pings (a round trip per request): a connection that died with the server fails
-    one request with a 503 before it changed anything, and invalidates the pool, so the next
-    request reconnects (see tests/api/test_outage.py).
+    Read requests run in autocommit: under READ COMMITTED (and SQLite's WAL) every statement
+    already sees its own snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK
+    round trips. Neither engine pre-pings (a round trip per request): a statement that meets a
+    connection that died with the server invalidates the pool and is retried once on a fresh
+    connection when that is safe (`RetryingSession`).
     """
     url = database_url(settings)
     if settings.DB_DIALECT is DbDialect.SQLITE:
-        return _sqlite_engine(url, settings)
+        return _sqlite_engine(url, settings, reads_only)
     isolation: dict[str, Any] = (
         {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
         if reads_only
@@ -127,10 +177,15 @@ def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine
     )
 
 
-def _sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
+def _sqlite_engine(url: URL, settings: Settings, reads_only: bool) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_size=settings.DB_POOL_SIZE, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url,
+        pool_size=settings.DB_POOL_SIZE,
+        connect_args={"timeout": 30},
+        **({"isolation_level": "AUTOCOMMIT"} if reads_only else {}),
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _configure(dbapi_connection: Any, _: Any) -> None:
@@ -142,13 +197,54 @@ def _sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin_immediate(connection: Any) -> None:
-        # SQLite cannot upgrade a read transaction to a write one under concurrency without
-        # failing; taking the write lock up front serialises writers instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    if not reads_only:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # SQLite cannot upgrade a read transaction to a write one under concurrency without
+            # failing; taking the write lock up front serialises writers instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+class RetryingSession(AsyncSession):
+    """A session whose statements survive one dead pooled connection.
+
+    After a database outage the pool still holds connections to the old server process. The
+    first statement on one fails with a disconnect, which makes SQLAlchemy invalidate the whole
+    pool; the statement is then run again, once, on a fresh connection — but only while no
+    transaction was under way (every statement of an autocommit read session; the first one of
+    a write transaction), so nothing already done can be lost or done twice.
+    """
+
+    autocommit = False
+
+    async def _retrying(self, run: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        safe = self.autocommit or not self.in_transaction()
+        try:
+            return await run()
+        except DBAPIError as error:
+            if not (safe and error.connection_invalidated):
+                raise
+            await self.rollback()
+            return await run()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).get(*args, **kwargs))
+
+
+class ReadOnlySession(RetryingSession):
+    autocommit = True
 
 
 @dataclass(frozen=True)
@@ -165,25 +261,22 @@ class _SessionPool:
     turns: asyncio.Semaphore
 
     @classmethod
-    def of(cls, engine: AsyncEngine, size: int) -> _SessionPool:
-        return cls(
-            engine, async_sessionmaker(engine, expire_on_commit=False), asyncio.Semaphore(size)
-        )
+    def of(cls, engine: AsyncEngine, size: int, session_class: type[AsyncSession]) -> _SessionPool:
+        sessions = async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
+        return cls(engine, sessions, asyncio.Semaphore(size))
 
 
 class Database:
-    """The engine and session factory of one process, created once in the app's lifespan."""
+    """The engines and session factories of one process, created once in the app's lifespan."""
 
     def __init__(self, settings: Settings) -> None:
-        self._writes = _SessionPool.of(build_engine(settings), settings.DB_POOL_SIZE)
+        size = settings.DB_POOL_SIZE
+        self._writes = _SessionPool.of(build_engine(settings), size, RetryingSession)
+        self._reads = _SessionPool.of(
+            build_engine(settings, reads_only=True), size, ReadOnlySession
+        )
         self.engine = self._writes.engine
         self.sessions = self._writes.sessions
-        # SQLite has one writer at a time and no round trips to save: one pool does both.
-        self._reads = (
-            self._writes
-            if settings.DB_DIALECT is DbDialect.SQLITE
-            else _SessionPool.of(build_engine(settings, reads_only=True), settings.DB_POOL_SIZE)
-        )
         self._turn_timeout = settings.DB_CONNECT_TIMEOUT
 
     @asynccontextmanager
@@ -208,27 +301,69 @@ class Database:
 
     async def dispose(self) -> None:
         await self._writes.engine.dispose()
-        if self._reads is not self._writes:
-            await self._reads.engine.dispose()
+        await self._reads.engine.dispose()
 
 
-READ_METHODS = frozenset({"GET", "HEAD"})
-_WRITING_READS: set[Callable[..., Any]] = set()
-
-
-def writes(endpoint: EndpointT) -> EndpointT:
-    """Marks a GET endpoint that writes (token rotation): it gets a transactional session."""
-    _WRITING_READS.add(endpoint)
-    return endpoint
-
-
-async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+# A route declares what it does with the database by the session it asks for. Both are
+# function-scoped: the write transaction commits after the endpoint returned and before the
+# response is sent, so a client never sees a success that was not committed, and a failed
+# commit (a unique key lost in a race) is answered with its contract error.
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
     database: Database = request.app.state.database
-    reads_only = (
-        request.method in READ_METHODS and request.scope.get("endpoint") not in _WRITING_READS
-    )
-    async with database.request_session(reads_only) as session:
+    async with database.request_session(reads_only=True) as session:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(_session)]
+async def _write_session(
+    request: Request,
+    _reads_first: Annotated[AsyncSession, Depends(_read_session, scope="function")],
+) -> AsyncIterator[AsyncSession]:
+    # Depending on the read session makes every request take its read connection (which
+    # authentication uses) before its write connection, in one order: no request can hold a
+    # write connection while it waits for a read one, so the pools cannot deadlock.
+    database: Database = request.app.state.database
+    async with database.request_session(reads_only=False) as session:
+        yield session
+        await session.commit()
+
+
+ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
+
+
+_MYSQL_DUPLICATE_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'")
+_MYSQL_FOREIGN_KEY = re.compile(r"CONSTRAINT `([^`]+)`")
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
+
+
+def violated_constraint(error: IntegrityError) -> str | None:
+    """The name of the constraint a statement broke, on both backends.
+
+    MySQL names the key (`for key 'uq_stores_owner_id'`, or `stores.uq_…` on MySQL 8); SQLite
+    names only the columns (`stores.owner_id`), which the schema maps back to the constraint.
+    """
+    message = str(error.orig)
+    for pattern in (_MYSQL_DUPLICATE_KEY, _MYSQL_FOREIGN_KEY):
+        if found := pattern.search(message):
+            return _named_primary_key(found.group(1), error.statement)
+    if found := _SQLITE_UNIQUE.search(message):
+        columns = [part.strip() for part in found.group(1).split(",")]
+        table = Base.metadata.tables.get(columns[0].split(".")[0])
+        names = {column.split(".")[-1] for column in columns}
+        for constraint in table.constraints if table is not None else ():
+            if (
+                isinstance(constraint, ColumnCollectionConstraint)
+                and set(constraint.columns.keys()) == names
+            ):
+                return str(constraint.name)
+    return None
+
+
+_INSERT_INTO = re.compile(r"INSERT INTO `?(\w+)`?", re.IGNORECASE)
+
+
+def _named_primary_key(key: str, statement: str | None) -> str:
+    """MySQL ignores primary key names and reports `PRIMARY`: the inserted table says whose."""
+    found = _INSERT_INTO.match(statement or "") if key == "PRIMARY" else None
+    table = Base.metadata.tables.get(found.group(1)) if found else None
+    return str(table.primary_key.name) if table is not None else key

@@ -8,15 +8,17 @@ database outages as `{"error_code": ..., "error_msg": ...}`. Nothing else reache
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wapang.database import violated_constraint
 
 logger = logging.getLogger("wapang.errors")
 
@@ -32,6 +34,22 @@ class ApiError(Exception):
     @classmethod
     def body(cls) -> dict[str, str]:
         return {"error_code": cls.error_code, "error_msg": cls.error_msg}
+
+
+ErrorT = TypeVar("ErrorT", bound=type[ApiError])
+_CONFLICTS: dict[str, type[ApiError]] = {}
+
+
+def raised_for(*constraints: str) -> Callable[[ErrorT], ErrorT]:
+    """Declares the error a broken unique key means. The database settles every race between
+    a check and an insert; whichever request loses is answered with this error, not a 500."""
+
+    def register(error: ErrorT) -> ErrorT:
+        for name in constraints:
+            _CONFLICTS[name] = error
+        return error
+
+    return register
 
 
 class UnexpectedError(ApiError):
@@ -76,19 +94,6 @@ def validation_error_class(errors: list[Any]) -> type[ApiError]:
     return InvalidFieldFormat
 
 
-# A validation failure is reported only after authentication passed (contract §1.6). FastAPI
-# parses the JSON body before it runs dependencies, so routes register their authentication
-# here and the validation handler runs it first.
-PreValidationCheck = Callable[[Request], Awaitable[None]]
-
-
-async def _run_pre_validation_check(request: Request) -> None:
-    route = request.scope.get("route")
-    check: PreValidationCheck | None = getattr(route, "pre_validation_check", None)
-    if check is not None:
-        await check(request)
-
-
 HTTP_STATUS_ERRORS: dict[int, type[ApiError]] = {
     400: InvalidFieldFormat,
     404: RouteNotFound,
@@ -104,29 +109,31 @@ def register_error_handlers(app: FastAPI) -> None:
         return error_response(error)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
-        try:
-            await _run_pre_validation_check(request)
-        except ApiError as auth_error:
-            return error_response(auth_error)
+    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(validation_error_class(list(error.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if error.status_code == 400:
-            try:
-                await _run_pre_validation_check(request)
-            except ApiError as auth_error:
-                return error_response(auth_error)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         mapped = HTTP_STATUS_ERRORS.get(error.status_code, UnexpectedError)
         return error_response(mapped, headers=getattr(error, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def constraint_violated(_: Request, error: IntegrityError) -> JSONResponse:
+        conflict = _CONFLICTS.get(violated_constraint(error) or "")
+        if conflict is None:
+            logger.exception("integrity error without a contract error")
+            return error_response(UnexpectedError)
+        return error_response(conflict)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeoutError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
     async def database_unavailable(_: Request, error: Exception) -> JSONResponse:
-        logger.warning("database unavailable: %s", type(error).__name__)
+        # The driver's own reason (code and message, never the statement's values) is what the
+        # operator needs: a refused connection, a deadlock, a lost server.
+        reason = getattr(error, "orig", None) or error
+        logger.warning("database unavailable: %s: %s", type(error).__name__, reason)
         return error_response(ServiceUnavailable, headers={"Retry-After": "5"})
 
     @app.exception_handler(DBAPIError)

@@ -3,34 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi import FastAPI, HTTPException
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang import health
-from wapang.auth.dependencies import PRE_VALIDATION_CHECKS
-from wapang.auth.router import router as auth_router
 from wapang.auth.tokens import TokenService
 from wapang.carts.router import router as carts_router
 from wapang.config import ConfigError, Settings
 from wapang.database import Database
-from wapang.errors import ServiceUnavailable, error_response, register_error_handlers
+from wapang.errors import (
+    PayloadTooLarge,
+    ServiceUnavailable,
+    error_response,
+    register_error_handlers,
+)
 from wapang.items.router import router as items_router
 from wapang.orders.router import router as orders_router
 from wapang.reviews.router import router as reviews_router
+from wapang.sessions.router import router as sessions_router
 from wapang.stores.router import router as stores_router
 from wapang.users.router import router as users_router
 
 logger = logging.getLogger("wapang")
 
 API_ROUTERS = (
-    auth_router,
+    sessions_router,
     users_router,
     stores_router,
     items_router,
@@ -40,34 +42,71 @@ API_ROUTERS = (
 )
 
 
-class StripTrailingSlash:
-    """Answers `/api/users/` as `/api/users` directly: a redirect behind a TLS proxy would
-    send clients to plain http."""
+class HttpMiddleware:
+    """Plain ASGI middleware for HTTP requests (no per-request objects, unlike BaseHTTPMiddleware);
+    lifespan and other scopes pass straight through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.handle(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class StripTrailingSlash(HttpMiddleware):
+    """Answers `/api/users/` as `/api/users` directly: a redirect behind a TLS proxy would
+    send clients to plain http."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+        if len(path) > 1 and path.endswith("/"):
             scope = dict(scope, path=path.rstrip("/") or "/")
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)
 
 
-class RequestDeadline:
+class BodySizeLimit(HttpMiddleware):
+    """413 for a body over MAX_REQUEST_BODY_BYTES: at once from a declared Content-Length,
+    before anything is read, and from the bytes received for a chunked body.
+
+    nginx has its own limit, but `wapang serve` also runs without it, and a client that
+    declares 100 MB and sends 72 bytes must not hold a worker until the request times out.
+    """
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit: int = scope["app"].state.settings.MAX_REQUEST_BODY_BYTES
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await error_response(PayloadTooLarge, headers={"Connection": "close"})(
+                scope, receive, send
+            )
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(status_code=413)  # rendered as ERR_413 (errors.py)
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+
+class RequestDeadline(HttpMiddleware):
     """Answers a JSON 503 when a request is still waiting after REQUEST_TIMEOUT seconds.
 
     A database that accepts connections but never answers would otherwise hang every request.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         seconds = scope["app"].state.settings.REQUEST_TIMEOUT
         response_started = False
 
@@ -99,7 +138,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = Database(active)
         app.state.tokens = TokenService(active)
         _announce(active)
-        _freeze_start_up_objects()
         try:
             yield
         finally:
@@ -115,27 +153,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
-        _attach_pre_validation_checks(router)
         app.include_router(router, prefix="/api")
     app.add_middleware(RequestDeadline)
+    app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)
     return app
 
 
-def _freeze_start_up_objects() -> None:
-    """What start-up allocated (modules, routes, mappers) lives as long as the process: once,
-    move it out of the collector's generations, so collections under load stay short."""
-    if gc.get_freeze_count() == 0:
-        gc.collect()
-        gc.freeze()
-
-
 def _load_settings() -> Settings:
     try:
-        return Settings.load()
+        settings = Settings.load()
+        settings.require_secrets()
     except ConfigError as error:
         logger.error("%s", error.render())
         raise
+    return settings
 
 
 def _announce(settings: Settings) -> None:
@@ -146,24 +178,6 @@ def _announce(settings: Settings) -> None:
             "running with generated development secrets (kept in .wapang/); "
             "set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET for anything but local use"
         )
-
-
-def _attach_pre_validation_checks(router: APIRouter) -> None:
-    for route in router.routes:
-        if isinstance(route, APIRoute):
-            check = _auth_check(route.dependant)
-            if check is not None:
-                route.pre_validation_check = check  # type: ignore[attr-defined]
-
-
-def _auth_check(dependant: Dependant) -> object | None:
-    if dependant.call in PRE_VALIDATION_CHECKS:
-        return PRE_VALIDATION_CHECKS[dependant.call]
-    for sub in dependant.dependencies:
-        found = _auth_check(sub)
-        if found is not None:
-            return found
-    return None
 
 
 app = create_app()

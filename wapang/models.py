@@ -1,11 +1,11 @@
 """Every table, imported in one place so Alembic and the tests see the whole schema."""
 
-from wapang.auth.models import BlockedToken
 from wapang.carts.models import CartLine
 from wapang.database import Base
 from wapang.items.models import Item
 from wapang.orders.models import Order, OrderLine
 from wapang.reviews.models import Review
+from wapang.sessions.models import BlockedToken
 from wapang.stores.models import Store
 from wapang.users.models import User
 

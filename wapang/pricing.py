@@ -6,7 +6,8 @@ Lines are grouped by store in order of first appearance; each store adds its del
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -20,6 +21,17 @@ class PricedLine:
     store_id: str
     store_name: str
     delivery_fee: int
+
+    @classmethod
+    def of(cls, source: object, **given: Any) -> PricedLine:
+        """A line from anything carrying these fields as attributes (a result row, an order
+        line), with `given` values for the ones it lacks (the quantity asked for)."""
+        return cls(
+            **{name: given[name] if name in given else getattr(source, name) for name in _FIELDS}
+        )
+
+
+_FIELDS = tuple(field.name for field in fields(PricedLine))
 
 
 class LineOut(BaseModel):

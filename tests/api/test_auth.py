@@ -31,7 +31,7 @@ from tests.api.shop import (
     unsigned_token,
 )
 from tests.databases import TEST_SECRETS
-from wapang.auth.models import BlockedToken
+from wapang.sessions.models import BlockedToken
 from wapang.users.models import User
 
 ACCESS_SECRET = TEST_SECRETS["ACCESS_TOKEN_SECRET"]

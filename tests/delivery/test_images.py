@@ -49,14 +49,22 @@ def test_hadolint_is_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def build_arg_defaults(dockerfile: Path) -> dict[str, str]:
+    return dict(
+        rest.split("=", 1) for keyword, rest in instructions(dockerfile) if keyword == "ARG"
+    )
+
+
 @pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
 def test_base_images_are_pinned_by_version_and_digest(dockerfile: Path) -> None:
+    """Base images are build arguments (offline builds pass stand-ins) with pinned defaults."""
     stages: set[str] = set()
+    defaults = build_arg_defaults(dockerfile)
     for keyword, rest in instructions(dockerfile):
         if keyword != "FROM":
             continue
         words = rest.split()
-        image = words[0]
+        image = re.sub(r"^\$\{(\w+)\}$", lambda m: defaults.get(m[1], m[0]), words[0])
         if image not in stages:
             assert PINNED.match(image), f"{dockerfile.name}: {image} is not image:version@sha256:…"
         if len(words) == 3 and words[1].upper() == "AS":
@@ -142,3 +150,33 @@ def test_compose_commands_exist_in_the_cli(service: str) -> None:
     for word in rest:
         if word.startswith("--"):
             assert word in option_names(command), f"{service}: `{' '.join(words)}`"
+
+
+def pinned_uv_version() -> str:
+    """The one uv version: pyproject.toml's [tool.uv] required-version (uv enforces it)."""
+    import tomllib
+
+    required = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]
+    return str(required["required-version"]).removeprefix("==")
+
+
+@pytest.mark.parametrize("dockerfile", ["app.Dockerfile", "certbot.Dockerfile"])
+def test_the_uv_image_is_the_pinned_uv_version(dockerfile: str) -> None:
+    uv_image = build_arg_defaults(ROOT / "deploy" / dockerfile)["UV_IMAGE"]
+    assert uv_image.split("@")[0].endswith(f":{pinned_uv_version()}"), uv_image
+
+
+@pytest.mark.parametrize(
+    "path", [".ci/run", ".github/workflows/ci.yml", ".github/workflows/cd.yml"]
+)
+def test_ci_installs_uv_from_the_one_pin(path: str) -> None:
+    text = (ROOT / path).read_text()
+    assert "required-version" in text, f"{path} must read uv's version from pyproject.toml"
+    assert not re.search(r"uv==\d|UV_VERSION: \"\d", text), f"{path} hard-codes a uv version"
+
+
+def test_the_readme_installs_the_pinned_uv() -> None:
+    """The README's first commands must work as written: uv refuses another version."""
+    commands = re.findall(r"^pip install (uv\S*) && uv run", (ROOT / "README.md").read_text(), re.M)
+    assert commands, "the README's set-up commands are missing"
+    assert set(commands) == {f"uv=={pinned_uv_version()}"}

@@ -18,16 +18,20 @@ import pytest
 from tests.requirements import require as require_available
 from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.edge.certbot import resolve_binary
+from wapang.edge.certificates import wait_until_served
 from wapang.edge.errors import CertbotNotFound
 from wapang.edge.manager import Manager
 from wapang.edge.nginx import write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 from .rig import (
+    PEBBLE_SID_DIR,
+    ChallTestSrv,
     Edge,
     Pebble,
     make_pebble_tls,
     make_private_dir,
+    pebble_profiles,
     require,
     run_entrypoint_scripts,
     start_pebble,
@@ -48,6 +52,8 @@ class Rig:
     production: Pebble
     staging: Pebble
     production_root: Path
+    dns_port: int
+    challtestsrv: ChallTestSrv
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +111,8 @@ def rig(rig_binaries: dict[str, str]) -> Iterator[Rig]:
         production_root = root / "pebble-root.pem"
         production_root.write_text(production.root_pem)
         yield Rig(
+            dns_port=dns_port,
+            challtestsrv=ChallTestSrv(cts_port),
             root=root,
             binaries=rig_binaries,
             certbot=rig_binaries["certbot"],
@@ -123,6 +131,33 @@ def rig(rig_binaries: dict[str, str]) -> Iterator[Rig]:
             shutil.rmtree(root, ignore_errors=True)
 
 
+@dataclass
+class AriCAs:
+    """Two pebble 2.10s (production, staging) with renewal info and profiles."""
+
+    production: Pebble
+    staging: Pebble
+
+
+@pytest.fixture(scope="session")
+def ari_cas(rig: Rig) -> Iterator[AriCAs]:
+    binary = PEBBLE_SID_DIR / "usr" / "bin" / "pebble"
+    require_available(binary.exists(), f"pebble 2.10 at {binary} (run .ci/fetch-pebble-sid)")
+    started = []
+    try:
+        for name in ("pebble-ari", "pebble-ari-staging"):
+            started.append(
+                start_pebble(
+                    name, rig.root, rig.root / "pki", rig.ca_file, rig.http_port, rig.dns_port,
+                    binary=str(binary), extra=pebble_profiles(),
+                )
+            )  # fmt: skip
+        yield AriCAs(*started)
+    finally:
+        for pebble in started:
+            pebble.service.stop()
+
+
 EdgeFactory = Callable[..., Edge]
 
 
@@ -133,7 +168,10 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
     counter = iter(range(100))
 
     def factory(domain: str | None = None, shell_bootstrap: bool = False, **overrides: Any) -> Edge:
-        name = f"{request.node.name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
+        test_name = request.node.name
+        if "[" in test_name:  # parametrized: keep the parameter, or two cases share a dir
+            test_name = test_name[:30] + "-" + test_name.split("[", 1)[1][:9]
+        name = f"{test_name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
         base = make_private_dir(rig.root, name)
         values: dict[str, Any] = {
             "domains": [domain or f"{name.lower().replace('_', '-')}.wapang.test"],
@@ -155,13 +193,14 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
             "nginx_prefix": base / "nginx",
             "nginx_conf": base / "nginx" / "conf" / "nginx.conf",
             "verify_host": LOOPBACK,
+            "ledger_dir": base / "host-ledger",  # the host directory compose bind-mounts
+            "dns_resolver": [f"{LOOPBACK}:{rig.dns_port}"],  # preflight asks challtestsrv
         }
         values.update(overrides)
         settings = EdgeSettings(**values)
+        Manager(settings).bootstrap()  # the placeholder, as compose's certs-init service makes it
         if shell_bootstrap:  # the image's entrypoint scripts, as the nginx container runs them
             run_entrypoint_scripts(settings)
-        else:  # the same, in Python: placeholder first
-            Manager(settings).bootstrap()
         write_loopback_config(settings, base / "nginx")
         edge = Edge(settings, base / "nginx", _start_nginx(settings, base), rig.production_root)
         started.append(edge)
@@ -217,4 +256,7 @@ def issued_edge(make_edge: EdgeFactory, rig: Rig) -> Edge:
     renewal.write_text(renewal.read_text().replace(base_file.read_text(), str(config_dir.parent)))
     outcome = Manager(edge.settings).ensure()  # nothing to order; nginx switched to the cert
     assert outcome.action == "activated", outcome
+    # a run of connections, not one, before a test measures anything (G6)
+    s = edge.settings
+    wait_until_served(LOOPBACK, s.https_port, s.domains[0], int(str(outcome.serial), 16), 10, 20)
     return edge

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -17,23 +15,9 @@ from wapang.edge.ledger import Ledger, LedgerEntry, backoff_delay, name_set_key
 from wapang.edge.manager import Manager
 
 from .conftest import EdgeFactory
-from .rig import Edge
+from .rig import EXIT_FAILED, EXIT_REFUSED, Edge, run_cli
 
 pytestmark = pytest.mark.edge
-
-EXIT_FAILED, EXIT_REFUSED = 1, 3
-
-
-def run_cli(edge: Edge, *args: str, **env_overrides: str) -> subprocess.CompletedProcess[str]:
-    env = edge.env() | env_overrides
-    return subprocess.run(
-        [sys.executable, "-m", "wapang.edge", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
 
 
 def test_twenty_passes_with_ca_down_then_up_order_exactly_once(make_edge: EdgeFactory) -> None:

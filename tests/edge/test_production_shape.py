@@ -52,7 +52,7 @@ def test_entrypoint_placeholder_and_marker_watcher_switch_nginx_to_the_issued_ce
     edge = make_edge(shell_bootstrap=True, nginx_reload="marker")
     s = edge.settings
     served = fetch_served_cert(LOOPBACK, s.https_port, s.domains[0])
-    assert served.is_placeholder(), served.issuer  # made by 40-wapang-certs.sh with openssl
+    assert served.is_placeholder(), served.issuer  # certs-init's, checked by 40-wapang-certs.sh
     nginx_cmd = " ".join(Nginx(s).base_command())  # nginx -p PREFIX -e LOG -c CONF
     watcher = Service.start(
         "watcher",

@@ -140,7 +140,9 @@ def test_staging_certificate_under_production_is_replaced_once(
     s = edge.settings
     # Someone issued from staging into the production volume (e.g. a test deploy).
     staging_only = s.model_copy(update={"acme_server": s.acme_staging_server})
-    result = Certbot(staging_only).certonly(s.acme_staging_server, dry_run=False, renew=False)
+    result = Certbot(staging_only).certonly(
+        s.acme_staging_server, s.lineage, dry_run=False, renew=False
+    )
     assert result.ok, result.output
     staged = load_cert(s.live_dir / "cert.pem")
     assert staged is not None
@@ -157,7 +159,8 @@ def test_staging_certificate_under_production_is_replaced_once(
     assert not Manager(s).is_staging(replaced)
     assert replaced.issuer == f"CN={rig.production.intermediate_cn}"
     orders = [e for e in Ledger(s.ledger_path).read().entries if e.kind == "order"]
-    assert len(orders) == 1
-    assert orders[0].production
+    # the staging certificate certbot saved outside the manager is counted (not production),
+    # then exactly one production order
+    assert [(e.production, e.observed) for e in orders] == [(False, True), (True, False)]
     served = fetch_served_cert(LOOPBACK, s.https_port, s.domains[0])
     assert served.serial == replaced.serial

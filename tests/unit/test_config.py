@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wapang.config import ConfigError, Settings
+from wapang.config import ConfigError, Settings, write_development_secrets
 
 STRONG_ACCESS = "k" * 20 + "3vT9qLx2mZp8RwYb4NcD"
 STRONG_REFRESH = "r" * 20 + "7HsK1fGj5LmQ9WeT2xVb"
@@ -121,7 +121,17 @@ def test_unknown_driver_is_a_problem() -> None:
     assert "DB_DRIVER='mysqlclient'" in problems[0]
 
 
+def test_loading_settings_writes_no_secrets(tmp_path: Path) -> None:
+    settings = load()
+    assert settings.missing_secrets
+    assert not (tmp_path / ".wapang").exists()
+    with pytest.raises(ConfigError, match="wapang serve"):
+        settings.require_secrets()
+
+
 def test_no_configuration_runs_locally_on_sqlite_with_persisted_dev_secrets(tmp_path: Path) -> None:
+    write_development_secrets()  # what `wapang serve` does on a fresh checkout
+    write_development_secrets()
     first = load()
     second = load()
     assert first.DB_DATABASE == ".wapang/wapang.db"

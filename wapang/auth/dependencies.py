@@ -1,23 +1,31 @@
 """Who is calling: the Authorization header checks of contract §1.4, in their order.
 
-absent → ERR_005, not `Bearer <token>` → ERR_006, token not acceptable → ERR_007.
+absent → ERR_005, not `Bearer <token>` → ERR_006, token not acceptable → ERR_007. What a valid
+token names (a user, a refresh session) is up to the domain that owns it: it subclasses
+`Authentication`. Routers that have protected endpoints use `AuthenticatedFirst` as their
+route class, so the authentication error outranks a malformed body (§1.6).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Request, Security
+from fastapi import Request, Response, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
-from wapang.auth.errors import BadAuthorizationHeader, InvalidToken, Unauthenticated
-from wapang.auth.models import BlockedToken
-from wapang.auth.tokens import TokenClaims, TokenKind, TokenService
-from wapang.database import Database, SessionDep
-from wapang.users.models import User
+from wapang.auth.errors import BadAuthorizationHeader, Unauthenticated
+from wapang.auth.tokens import TokenService
+from wapang.database import Database, ReadSession
+
+CallerT = TypeVar("CallerT")
 
 
 class _RawHeader(APIKeyHeader):
@@ -39,78 +47,72 @@ def bearer_token(header: str) -> str:
     return parts[1]
 
 
-def _tokens(request: Request) -> TokenService:
+def token_service(request: Request) -> TokenService:
     tokens: TokenService = request.app.state.tokens
     return tokens
 
 
-async def _user_for(session: AsyncSession, claims: TokenClaims) -> User:
-    user = await session.get(User, claims.subject)
-    if user is None:
-        raise InvalidToken()
-    return user
+class Authentication(ABC, Generic[CallerT]):
+    """A dependency naming the caller: the header checks in the contract's order, then
+    `identify` for what a well-formed bearer token must prove."""
 
+    async def __call__(
+        self, request: Request, session: ReadSession, header: AuthorizationHeader
+    ) -> CallerT:
+        return await self.authenticate(request, session, header)
 
-async def authenticate(request: Request, session: AsyncSession, header: str | None) -> User:
-    if header is None:
+    async def authenticate(
+        self, request: Request, session: AsyncSession, header: str | None
+    ) -> CallerT:
+        if header is None:
+            return self.anonymous()
+        return await self.identify(request, session, bearer_token(header))
+
+    def anonymous(self) -> CallerT:
+        """No header at all: ERR_005, unless the endpoint also serves anonymous callers."""
         raise Unauthenticated()
-    claims = _tokens(request).decode(bearer_token(header), TokenKind.ACCESS)
-    return await _user_for(session, claims)
+
+    @abstractmethod
+    async def identify(self, request: Request, session: AsyncSession, token: str) -> CallerT:
+        """The caller a bearer token names; `InvalidToken` when it names nobody."""
 
 
-async def authenticate_refresh(
-    request: Request, session: AsyncSession, header: str | None
-) -> TokenClaims:
-    if header is None:
-        raise Unauthenticated()
-    claims = _tokens(request).decode(bearer_token(header), TokenKind.REFRESH)
-    await _user_for(session, claims)
-    if await session.scalar(select(BlockedToken.jti).where(BlockedToken.jti == claims.token_id)):
-        raise InvalidToken()
-    return claims
+class AuthenticatedFirst(APIRoute):
+    """A route whose authentication is reported before a body that does not parse or validate.
+
+    FastAPI parses the body before it runs dependencies, so a malformed body would otherwise
+    answer 400 to a caller who is not even authenticated. On such a failure the route runs its
+    `Authentication` on a read session of its own and lets the authentication error win.
+    """
+
+    @property
+    def authentication(self) -> Authentication[Any] | None:
+        return next(
+            (call for call in _calls(self.dependant) if isinstance(call, Authentication)), None
+        )
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        authentication = self.authentication
+        if authentication is None:
+            return handler
+
+        async def authenticated_first(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except (RequestValidationError, HTTPException) as error:
+                if isinstance(error, HTTPException) and error.status_code != 400:
+                    raise
+                database: Database = request.app.state.database
+                header = request.headers.get("Authorization")
+                async with database.request_session(reads_only=True) as session:
+                    await authentication.authenticate(request, session, header)
+                raise
+
+        return authenticated_first
 
 
-async def authenticate_optional(
-    request: Request, session: AsyncSession, header: str | None
-) -> User | None:
-    if header is None:
-        return None
-    return await authenticate(request, session, header)
-
-
-async def require_user(request: Request, session: SessionDep, header: AuthorizationHeader) -> User:
-    return await authenticate(request, session, header)
-
-
-async def optional_user(
-    request: Request, session: SessionDep, header: AuthorizationHeader
-) -> User | None:
-    return await authenticate_optional(request, session, header)
-
-
-async def require_refresh(
-    request: Request, session: SessionDep, header: AuthorizationHeader
-) -> TokenClaims:
-    return await authenticate_refresh(request, session, header)
-
-
-CurrentUser = Annotated[User, Depends(require_user)]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
-RefreshClaims = Annotated[TokenClaims, Depends(require_refresh)]
-
-
-def _pre_validation(authenticator: object) -> object:
-    async def check(request: Request) -> None:
-        database: Database = request.app.state.database
-        async with database.sessions() as session:
-            await authenticator(request, session, request.headers.get("Authorization"))  # type: ignore[operator]
-
-    return check
-
-
-# Consulted by the validation error handler: authentication outranks a malformed body (§1.6).
-PRE_VALIDATION_CHECKS = {
-    require_user: _pre_validation(authenticate),
-    optional_user: _pre_validation(authenticate_optional),
-    require_refresh: _pre_validation(authenticate_refresh),
-}
+def _calls(dependant: Dependant) -> Iterator[object]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from _calls(dependency)

@@ -1,8 +1,6 @@
+"""The Authorization header's errors (contract §1.4), in the order they are checked."""
+
 from wapang.errors import ApiError
-
-
-class InvalidCredentials(ApiError):
-    status_code, error_code, error_msg = 401, "ERR_001", "Invalid account credentials"
 
 
 class Unauthenticated(ApiError):

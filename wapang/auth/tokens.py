@@ -96,8 +96,19 @@ class TokenService:
             token_id=token_id
             if isinstance(token_id, str) and 0 < len(token_id) <= 64
             else _fingerprint(token),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            expires_at=_expiry(claims["exp"]),
         )
+
+
+def _expiry(exp: object) -> datetime:
+    """`exp` as an instant. A validly signed token can still carry a claim of the wrong type
+    or far outside what a clock can represent (`10**30`, a string): it is invalid, not a 500."""
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise InvalidToken()
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise InvalidToken() from None
 
 
 def _fingerprint(token: str) -> str:

@@ -2,31 +2,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from wapang.auth.dependencies import CurrentUser
+from wapang.auth.dependencies import AuthenticatedFirst
 from wapang.carts import service
 from wapang.carts.schemas import CartLineSet, CartOut
-from wapang.database import SessionDep
+from wapang.database import ReadSession, WriteSession
 from wapang.orders.schemas import OrderOut
+from wapang.users.dependencies import CurrentUser
 
-router = APIRouter(prefix="/carts", tags=["carts"])
+router = APIRouter(prefix="/carts", tags=["carts"], route_class=AuthenticatedFirst)
 
 
 @router.get("", response_model=CartOut)
-async def view_cart(user: CurrentUser, session: SessionDep) -> CartOut:
+async def view_cart(user: CurrentUser, session: ReadSession) -> CartOut:
     return await service.view_cart(session, user)
 
 
 @router.patch("", response_model=CartOut)
-async def set_line(data: CartLineSet, user: CurrentUser, session: SessionDep) -> CartOut:
+async def set_line(data: CartLineSet, user: CurrentUser, session: WriteSession) -> CartOut:
     return await service.set_line(session, user, data)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-async def empty_cart(user: CurrentUser, session: SessionDep) -> Response:
+async def empty_cart(user: CurrentUser, session: WriteSession) -> Response:
     await service.empty_cart(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/checkout", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
-async def checkout(user: CurrentUser, session: SessionDep) -> OrderOut:
+async def checkout(user: CurrentUser, session: WriteSession) -> OrderOut:
     return await service.checkout(session, user)

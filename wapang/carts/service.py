@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Executable, delete, func, literal, select, update
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.carts.errors import EmptyCart
 from wapang.carts.models import CartLine
 from wapang.carts.schemas import CartLineSet, CartOut
 from wapang.items.models import Item
-from wapang.items.service import get_live_item
+from wapang.items.service import require_live_item
 from wapang.orders.schemas import OrderOut
 from wapang.orders.service import place_order
 from wapang.pricing import PricedLine, price_lines
@@ -20,70 +20,80 @@ from wapang.users.models import User
 
 async def view_cart(session: AsyncSession, owner: User) -> CartOut:
     rows = await session.execute(
-        select(CartLine.quantity, Item, Store)
+        select(
+            Item.id.label("item_id"),
+            Item.item_name,
+            Item.price,
+            CartLine.quantity,
+            Store.id.label("store_id"),
+            Store.store_name,
+            Store.delivery_fee,
+        )
         .join(Item, Item.id == CartLine.item_id)
         .join(Store, Store.id == Item.store_id)
         .where(CartLine.user_id == owner.id, Item.deleted_at.is_(None))
         .order_by(CartLine.position)
     )
-    lines = [
-        PricedLine(
-            item_id=item.id,
-            item_name=item.item_name,
-            price=item.price,
-            quantity=quantity,
-            store_id=store.id,
-            store_name=store.store_name,
-            delivery_fee=store.delivery_fee,
-        )
-        for quantity, item, store in rows.all()
-    ]
+    lines = [PricedLine.of(row) for row in rows]
     return CartOut.model_validate(price_lines(lines).model_dump())
 
 
 async def set_line(session: AsyncSession, owner: User, data: CartLineSet) -> CartOut:
-    await get_live_item(session, data.item_id)
-    line = await session.get(CartLine, (owner.id, data.item_id))
+    await require_live_item(session, data.item_id)
+    line = (CartLine.user_id == owner.id) & (CartLine.item_id == data.item_id)
     if data.quantity == 0:
-        if line is not None:
-            await session.delete(line)
-    elif line is not None:
-        line.quantity = data.quantity  # a new quantity keeps the line's place
+        await session.execute(delete(CartLine).where(line))
     else:
-        session.add(
-            CartLine(
-                user_id=owner.id,
-                item_id=data.item_id,
-                quantity=data.quantity,
-                position=await _next_position(session, owner),
-            )
-        )
-    try:
-        await session.commit()
-    except IntegrityError:
-        # The same line added concurrently: the other request won, so set its quantity.
-        await session.rollback()
-        return await set_line(session, owner, data)
+        # The update waits behind a checkout claiming this line before it takes any other lock;
+        # a line that is not there yet is inserted by an upsert, so concurrent first adds of the
+        # same item all succeed and leave one line.
+        changed = await session.execute(update(CartLine).where(line).values(quantity=data.quantity))
+        if changed.rowcount == 0:  # type: ignore[attr-defined]
+            await session.execute(_add_line(session, owner.id, data))
     return await view_cart(session, owner)
 
 
-async def _next_position(session: AsyncSession, owner: User) -> int:
-    last = await session.scalar(
-        select(func.max(CartLine.position)).where(CartLine.user_id == owner.id)
-    )
-    return 0 if last is None else last + 1
+def _add_line(session: AsyncSession, user_id: str, data: CartLineSet) -> Executable:
+    """INSERT … SELECT of a new last line, or the quantity of the line a concurrent request
+    just added (a new quantity keeps the line's place)."""
+    last_position = func.max(CartLine.position)
+    new_line = select(
+        literal(user_id),
+        literal(data.item_id),
+        literal(data.quantity),
+        func.coalesce(last_position + 1, 0),
+    ).where(CartLine.user_id == user_id)
+    columns = ["user_id", "item_id", "quantity", "position"]
+    if session.get_bind().dialect.name == "sqlite":
+        sqlite_upsert = sqlite.insert(CartLine).from_select(columns, new_line)
+        return sqlite_upsert.on_conflict_do_update(
+            index_elements=["user_id", "item_id"],
+            set_={"quantity": sqlite_upsert.excluded.quantity},
+        )
+    mysql_upsert = mysql.insert(CartLine).from_select(columns, new_line)
+    return mysql_upsert.on_duplicate_key_update(quantity=mysql_upsert.inserted.quantity)
 
 
 async def empty_cart(session: AsyncSession, owner: User) -> None:
     await session.execute(delete(CartLine).where(CartLine.user_id == owner.id))
-    await session.commit()
 
 
 async def checkout(session: AsyncSession, owner: User) -> OrderOut:
-    """Order every line of the cart and empty it, or change nothing at all."""
-    lines = (
+    """Order every line of the cart and empty it, or change nothing at all.
+
+    The cart is claimed first: its lines are locked, so a concurrent checkout of the same cart
+    waits, then finds it empty (ERR_024) instead of ordering it a second time. Only the claimed
+    lines are removed: a line added while the order is placed stays for the next checkout
+    (and its insert never waits in a lock cycle with this one).
+    """
+    claimed = (
         await session.scalars(
-            select(CartLine)
+            select(CartLine.item_id).where(CartLine.user_id == owner.id).with_for_update()
+        )
+    ).all()
+    lines = (
+        await session.execute(
+            select(CartLine.item_id, CartLine.quantity)
             .join(Item, Item.id == CartLine.item_id)
             .where(CartLine.user_id == owner.id, Item.deleted_at.is_(None))
             .order_by(CartLine.position)
@@ -91,11 +101,8 @@ async def checkout(session: AsyncSession, owner: User) -> OrderOut:
     ).all()
     if not lines:
         raise EmptyCart()
-    try:
-        order = await place_order(session, owner, ((line.item_id, line.quantity) for line in lines))
-        await session.execute(delete(CartLine).where(CartLine.user_id == owner.id))
-    except BaseException:
-        await session.rollback()
-        raise
-    await session.commit()
+    order = await place_order(session, owner, ((item_id, quantity) for item_id, quantity in lines))
+    await session.execute(
+        delete(CartLine).where(CartLine.user_id == owner.id, CartLine.item_id.in_(claimed))
+    )
     return order

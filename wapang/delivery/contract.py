@@ -62,10 +62,6 @@ PRODUCTION_VALUES = {"ENV": "prod", "DB_DIALECT": "mysql"}
 # EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
 # its required fields plus these; the rest keep the defaults baked into the images.
 EDGE_PRODUCTION_FIELDS = ("domains", "cert_email")
-EDGE_DESCRIPTIONS = {
-    "domains": "comma-separated DNS names of the site; the first is the one `wapang verify` checks",
-    "cert_email": "address Let's Encrypt writes to about expiring certificates",
-}
 
 DELIVERY_SECRETS = (
     DeliverySecret("DEPLOY_HOST", "public DNS name or IP of the EC2 instance (SSH target)", True),
@@ -140,7 +136,7 @@ def _edge_variables() -> list[DeployVariable]:
     return [
         DeployVariable(
             name=name.upper(),
-            description=fields[name].description or EDGE_DESCRIPTIONS.get(name, ""),
+            description=fields[name].description or name,
             consumer=Consumer.EDGE,
             required_in_prod=fields[name].is_required(),
             default=_default_text(fields[name]),

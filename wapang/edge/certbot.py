@@ -8,15 +8,17 @@ stray ~/.config/letsencrypt/cli.ini leaks in).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 from wapang.edge.errors import CertbotError, CertbotNotFound
 from wapang.edge.settings import EdgeSettings
@@ -29,6 +31,15 @@ _RETRY_AFTER_HEADER = re.compile(
     r"Retry-After['\"]?\s*[:=]\s*['\"]?([^'\"\r\n,]+(?:, [^'\"\r\n]+)?)"
 )
 _ERROR_LINE = re.compile(r"(?im)^(?:.*(?:error|detail|failed).*)$")
+_ACME_ERROR = "urn:ietf:params:acme:error:"
+# certbot's own report of failed challenges: "Domain: x / Type: connection / Detail: ..."
+_CHALLENGE_BLOCK = re.compile(
+    r"^\s*Domain:\s*(?P<name>\S+)\s*\n\s*Type:\s*(?P<type>\S+)\s*\n\s*Detail:\s*(?P<detail>.+)$",
+    re.MULTILINE,
+)
+_UNEXPECTED = re.compile(r"An unexpected error occurred:\s*\n(?P<detail>.+)")
+# certbot's boilerplate around every failure: never the reason.
+_NOISE = ("ask for help", "donating to", "see the logfile", "re-run certbot", "saving debug log")
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,70 @@ class FailureInfo:
     summary: str
     rate_limited: bool
     retry_after: datetime | None
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def _problem(name: str, kind: str, detail: str) -> dict[str, str]:
+    short = kind.removeprefix(_ACME_ERROR)
+    return {"name": name, "type": short, "detail": " ".join(detail.split())[:400]}
+
+
+def _json_objects(text: str) -> list[dict[str, object]]:
+    """Every JSON object certbot's debug log printed (ACME responses: problems, authzs)."""
+    decoder = json.JSONDecoder()
+    found = []
+    for match in re.finditer(r"\{\s*\"", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            found.append(value)
+    return found
+
+
+def _problems_from_json(value: dict[str, object]) -> list[dict[str, str]]:
+    problems = []
+    identifier = value.get("identifier")
+    name = identifier.get("value", "") if isinstance(identifier, dict) else ""
+    kind, detail = value.get("type"), value.get("detail")
+    if isinstance(kind, str) and kind.startswith(_ACME_ERROR) and isinstance(detail, str):
+        problems.append(_problem(str(name), kind, detail))
+    challenges = value.get("challenges")
+    for challenge in challenges if isinstance(challenges, list) else []:
+        error = challenge.get("error") if isinstance(challenge, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("type"), str):
+            problems.append(_problem(str(name), str(error["type"]), str(error.get("detail", ""))))
+    subproblems = value.get("subproblems")
+    for sub in subproblems if isinstance(subproblems, list) else []:
+        if isinstance(sub, dict):
+            problems.extend(_problems_from_json(sub))
+    return problems
+
+
+def parse_problems(text: str) -> list[dict[str, str]]:
+    """The CA's problem type and detail for each name, from certbot's output and debug log;
+    else the client-side error certbot reports (e.g. the CA unreachable)."""
+    problems = [
+        _problem(match["name"], match["type"], match["detail"])
+        for match in _CHALLENGE_BLOCK.finditer(text)
+    ]
+    for value in _json_objects(text):
+        problems.extend(_problems_from_json(value))
+    if not problems:
+        problems = [_problem("", "client", match["detail"]) for match in _UNEXPECTED.finditer(text)]
+    unique: dict[tuple[str, str, str], dict[str, str]] = {}
+    for problem in problems:
+        unique.setdefault((problem["name"], problem["type"], problem["detail"]), problem)
+    # A problem naming its identifier makes the same anonymous one redundant.
+    named_details = {p["detail"] for p in unique.values() if p["name"]}
+    return [p for p in unique.values() if p["name"] or p["detail"] not in named_details]
+
+
+def describe_problems(problems: list[dict[str, str]]) -> str:
+    return "; ".join(
+        f"{p['name'] + ': ' if p['name'] else ''}{p['type']}: {p['detail']}" for p in problems
+    )
 
 
 def parse_retry_after(text: str, now: datetime) -> datetime | None:
@@ -71,10 +146,21 @@ def parse_retry_after(text: str, now: datetime) -> datetime | None:
 def parse_failure(text: str, now: datetime) -> FailureInfo:
     lowered = text.lower()
     rate_limited = any(marker in lowered for marker in _RATE_LIMIT_MARKERS)
-    lines = [line.strip() for line in _ERROR_LINE.findall(text) if line.strip()]
-    summary = lines[-1] if lines else (text.strip().splitlines() or ["certbot failed"])[-1]
+    problems = parse_problems(text)
+    if problems:
+        summary = describe_problems(problems)
+    else:
+        lines = [
+            line.strip()
+            for line in _ERROR_LINE.findall(text)
+            if line.strip() and not line.strip().lower().startswith(_NOISE)
+        ]
+        summary = lines[-1] if lines else "certbot failed without saying why (see its log)"
     return FailureInfo(
-        summary=summary[:500], rate_limited=rate_limited, retry_after=parse_retry_after(text, now)
+        summary=summary[:1000],
+        rate_limited=rate_limited,
+        retry_after=parse_retry_after(text, now),
+        problems=problems,
     )
 
 
@@ -174,12 +260,18 @@ class Certbot:
             return ["--key-type", "ecdsa", "--elliptic-curve", "secp256r1"]
         return ["--key-type", "rsa", "--rsa-key-size", "2048"]
 
-    def certonly(self, server: str, *, dry_run: bool, renew: bool) -> CertbotResult:
+    def _profile_flags(self) -> list[str]:
+        # required, not preferred: an explicit CERT_PROFILE the CA lacks must fail loudly (the
+        # preflight checks the directory first, so it fails before any order).
+        profile = self.settings.cert_profile
+        return ["--required-profile", profile] if profile else []
+
+    def certonly(self, server: str, lineage: str, *, dry_run: bool, renew: bool) -> CertbotResult:
         s = self.settings
         extra = [
-            "--server", server, "--cert-name", s.lineage,
+            "--server", server, "--cert-name", lineage,
             "--webroot", "-w", str(s.webroot),
-            *self._account_flags(), *self._key_flags(),
+            *self._account_flags(), *self._key_flags(), *self._profile_flags(),
         ]  # fmt: skip
         for name in s.domains:
             extra += ["-d", name]
@@ -190,60 +282,52 @@ class Certbot:
             extra.append("--force-renewal")
         return self.run("certonly", extra)
 
-    def renew_dry_run(self) -> CertbotResult:
-        """Proves the saved renewal configuration works. --server is required: without it a
-        dry run always goes to Let's Encrypt staging (G3); certbot maps LE production to
-        staging by itself."""
+    def renew_dry_run(self, lineage: str) -> CertbotResult:
+        """Proves the saved renewal configuration works, against the STAGING directory: certbot
+        itself sends a dry run to staging only when the server is Let's Encrypt's production
+        URL (set_test_server_options); for any other CA a dry run with its own URL would be a
+        real production order."""
         s = self.settings
-        return self.run("renew", ["--dry-run", "--cert-name", s.lineage, "--server", s.acme_server])
+        return self.run(
+            "renew", ["--dry-run", "--cert-name", lineage, "--server", s.acme_staging_server]
+        )
 
 
-# ---- renewal configuration (renewal/<name>.conf, configobj syntax) ----------------------
+# ---- renewal configuration (renewal/<name>.conf, read and written with configobj) -------
 
-_STANDALONE_ONLY_KEYS = ("http01_port", "http01_address", "webroot_path")
+_STANDALONE_ONLY_KEYS = ("http01_port", "http01_address", "webroot_path", "webroot_map")
+
+
+def _conf(conf_text: str) -> Any:
+    # certbot's own parser; imported here: the app image has no edge group
+    from configobj import ConfigObj  # type: ignore[import-untyped]
+
+    return ConfigObj(conf_text.splitlines(), encoding="utf-8", default_encoding="utf-8")
+
+
+def conf_value(conf_text: str, key: str, section: str | None = "renewalparams") -> str | None:
+    """A scalar of the [renewalparams] section (or of the top level with section=None)."""
+    conf = _conf(conf_text)
+    scope = conf if section is None else conf.get(section, {})
+    value = scope.get(key)
+    return value if isinstance(value, str) else None
 
 
 def renewal_param(conf_text: str, key: str) -> str | None:
     """A scalar of the [renewalparams] section, e.g. authenticator or server."""
-    in_params = False
-    for raw in conf_text.splitlines():
-        line = raw.strip()
-        if line.startswith("["):
-            in_params = line == "[renewalparams]"
-            continue
-        if in_params and "=" in line and not line.startswith("#"):
-            name, value = (part.strip() for part in line.split("=", 1))
-            if name == key:
-                return value
-    return None
+    return conf_value(conf_text, key)
 
 
 def webroot_renewal_conf(conf_text: str, webroot: Path, names: list[str]) -> str:
     """The same renewal conf with the webroot authenticator for every name (the seed's
     standalone conf could never renew while nginx held port 80)."""
-    head: list[str] = []
-    params: list[str] = []
-    tail: list[str] = []
-    section = "head"
-    for raw in conf_text.splitlines():
-        line = raw.strip()
-        if line == "[renewalparams]":
-            section = "params"
-            continue
-        if line.startswith("[[") and section in ("params", "subsection"):
-            section = "subsection"  # drop old [[webroot_map]] and friends: rebuilt below
-            continue
-        if line.startswith("[") and not line.startswith("[[") and section != "head":
-            section = "tail"
-        if section == "head":
-            head.append(raw)
-        elif section == "params":
-            key = line.split("=", 1)[0].strip()
-            if key == "authenticator" or key in _STANDALONE_ONLY_KEYS:
-                continue
-            params.append(raw)
-        elif section == "tail":
-            tail.append(raw)
-    params += ["authenticator = webroot", f"webroot_path = {webroot},", "[[webroot_map]]"]
-    params += [f"{name} = {webroot}" for name in names]
-    return "\n".join([*head, "[renewalparams]", *params, *tail]) + "\n"
+    conf = _conf(conf_text)
+    params = conf.setdefault("renewalparams", {})
+    for key in _STANDALONE_ONLY_KEYS:
+        params.pop(key, None)
+    params["authenticator"] = "webroot"
+    params["webroot_path"] = [str(webroot)]
+    params["webroot_map"] = {name: str(webroot) for name in names}
+    conf.encoding = None  # write str lines, not bytes
+    lines: list[str] = conf.write()
+    return "\n".join(lines) + "\n"

@@ -17,8 +17,20 @@ from cryptography.x509.oid import NameOID
 
 from wapang.edge.errors import ServedCertificateMismatch
 
-# Renew when no more than this fraction of the lifetime is left (Let's Encrypt's advice).
+# Renew when no more than this fraction of the lifetime is left (Let's Encrypt's advice; like
+# certbot, half for certificates shorter than 10 days, e.g. the 160-hour shortlived profile).
 RENEW_AT_FRACTION_LEFT = 1 / 3
+SHORT_LIVED = timedelta(days=10)
+SHORT_LIVED_FRACTION_LEFT = 1 / 2
+
+
+RENEWAL_DUE = "renewal is due (a third of the lifetime left; half when shorter than 10 days)"
+
+
+def renew_fraction(lifetime: timedelta) -> float:
+    return SHORT_LIVED_FRACTION_LEFT if lifetime < SHORT_LIVED else RENEW_AT_FRACTION_LEFT
+
+
 PLACEHOLDER_ORGANIZATION = "wapang placeholder"
 
 
@@ -41,8 +53,8 @@ class CertInfo:
 
     @property
     def renew_at(self) -> datetime:
-        """The moment only a third of the lifetime is left."""
-        return self.not_after - self.lifetime * RENEW_AT_FRACTION_LEFT
+        """The moment only a third of the lifetime is left (half, when short-lived)."""
+        return self.not_after - self.lifetime * renew_fraction(self.lifetime)
 
     def days_left(self, now: datetime) -> float:
         return (self.not_after - now).total_seconds() / 86400
@@ -66,8 +78,8 @@ def needs_order(cert: CertInfo | None, names: set[str], now: datetime) -> str | 
         return "the certificate's names differ from DOMAINS"
     if now >= cert.not_after:
         return "the certificate has expired"
-    if cert.fraction_left(now) <= RENEW_AT_FRACTION_LEFT:
-        return "less than a third of the lifetime is left"
+    if cert.fraction_left(now) <= renew_fraction(cert.lifetime):
+        return RENEWAL_DUE
     return None
 
 
@@ -118,18 +130,25 @@ def fetch_served_certificate(
 
 
 def wait_until_served(
-    host: str, port: int, server_name: str, serial: int, timeout: float
+    host: str, port: int, server_name: str, serial: int, timeout: float, in_a_row: int = 5
 ) -> CertInfo:
-    """Poll until nginx serves `serial`: a reload returns before new workers answer (G6)."""
+    """Poll until nginx serves `serial` on several new connections in a row: a reload returns
+    before the new workers answer, and old workers keep accepting for a moment (G6)."""
     deadline = time.monotonic() + timeout
     last: str = "nothing"
+    seen = 0
     while True:
         try:
             served = fetch_served_cert(host, port, server_name, timeout=2)
             if served.serial == serial:
-                return served
+                seen += 1
+                if seen >= in_a_row:
+                    return served
+                continue
+            seen = 0
             last = f"serial {served.serial_hex}"
         except OSError as exc:
+            seen = 0
             last = f"error {exc}"
         if time.monotonic() >= deadline:
             raise ServedCertificateMismatch(

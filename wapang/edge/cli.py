@@ -1,4 +1,4 @@
-"""`wapang certs ...`: status, ensure (one decision pass), run (the loop), render-nginx."""
+"""`wapang certs ...`: status, ensure (one pass), run (the loop), bootstrap, render-nginx."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from wapang.edge.errors import EdgeConfigError, EdgeError
@@ -37,10 +38,22 @@ def _settings() -> EdgeSettings:
     try:
         return load_settings()
     except EdgeConfigError as exc:
-        console.print("[bold red]Edge configuration is invalid:[/]")
-        for problem in exc.problems:
-            console.print(f"  • {problem}", markup=False, soft_wrap=True)
+        _print_problems("Edge configuration is invalid:", exc)
         raise typer.Exit(EXIT_CONFIG) from None
+
+
+def _print_problems(title: str, exc: EdgeConfigError) -> None:
+    console.print(f"[bold red]{title}[/]")
+    for problem in exc.problems:
+        console.print(f"  • {problem}", markup=False, soft_wrap=True)
+
+
+def _reason(exc: BaseException) -> str:
+    """An error as one sentence: the OS's reason and the path for file errors."""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}"
+    return str(exc) or type(exc).__name__
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -58,7 +71,16 @@ def _when(moment: datetime | None) -> str:
 
 def _print_outcome(outcome: Outcome) -> None:
     style = {"refused": "yellow", "failed": "bold red"}.get(outcome.action, "green")
-    console.print(f"[{style}]{outcome.action}[/]: {outcome.message}", highlight=False)
+    console.print(f"[{style}]{outcome.action}[/]: ", end="", highlight=False)
+    console.print(outcome.message, markup=False, highlight=False, soft_wrap=True)
+    for problem in outcome.problems:
+        name = f"{problem['name']}: " if problem["name"] else ""
+        console.print(
+            f"  {name}{problem['type']}: {problem['detail']}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in outcome.notes:
         console.print(f"  note: {note}", highlight=False)
     if outcome.retry_at and not outcome.ok:
@@ -94,11 +116,23 @@ def ensure(
     manager = Manager(settings)
     try:
         outcome = manager.ensure(force=force)
-    except EdgeError as exc:
-        console.print(f"[bold red]failed[/]: {exc}", highlight=False)
+    except EdgeConfigError as exc:
+        _print_problems("This host is not ready for an order (nothing was sent to the CA):", exc)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except (EdgeError, OSError) as exc:
+        console.print("[bold red]failed[/]: ", end="")
+        console.print(_reason(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     _print_outcome(outcome)
     raise typer.Exit(_exit_code(outcome))
+
+
+@app.command()
+def bootstrap() -> None:
+    """Directories and the placeholder certificate, so nginx can start (compose's certs-init)."""
+    settings = _settings()
+    Manager(settings).bootstrap()
+    console.print(f"ready: {settings.tls_dir / 'fullchain.pem'}", highlight=False)
 
 
 @app.command()
@@ -109,32 +143,46 @@ def run(
     max_passes: Annotated[int | None, typer.Option(help="Stop after N passes (tests)")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """The loop the certbot container runs: ensure, sleep, repeat. Never exits on errors."""
+    """The loop the certbot container runs: ensure, sleep, repeat. Never exits on errors:
+    a pass that cannot run is logged with its reason and retried with backoff, while nginx
+    keeps serving what it has."""
     _setup_logging(verbose)
     settings = _settings()
     every = interval if interval is not None else settings.loop_interval_seconds
-    passes = 0
+    passes = errors_in_a_row = 0
     while max_passes is None or passes < max_passes:
         passes += 1
         outcome = _one_pass(settings)
+        errors_in_a_row = errors_in_a_row + 1 if outcome is None else 0
         if max_passes is not None and passes >= max_passes:
             break
-        time.sleep(_sleep_for(outcome, every))
+        time.sleep(_sleep_for(outcome, every, errors_in_a_row, settings))
 
 
 def _one_pass(settings: EdgeSettings) -> Outcome | None:
+    """One ensure; None when it could not run at all (the reason is logged, no traceback)."""
+    logger = logging.getLogger("wapang.edge")
     try:
         outcome = Manager(settings).ensure()
-    except EdgeError as exc:
-        logging.getLogger("wapang.edge").error("pass failed: %s", exc)
+    except EdgeConfigError as exc:
+        logger.error("pass not run, this host is not ready: %s", "; ".join(exc.problems))
+        return None
+    except Exception as exc:  # the loop must outlive any single failure
+        logger.error("pass failed: %s", _reason(exc), exc_info=logger.isEnabledFor(logging.DEBUG))
         return None
     _print_outcome(outcome)
     return outcome
 
 
-def _sleep_for(outcome: Outcome | None, every: float) -> float:
-    """Wake up early when a refusal or backoff ends before the next regular pass."""
-    if outcome and outcome.retry_at:
+def _sleep_for(
+    outcome: Outcome | None, every: float, errors_in_a_row: int, settings: EdgeSettings
+) -> float:
+    """Wake up early when a refusal or backoff ends before the next regular pass; after a
+    pass that could not run, retry with backoff (base, 2·base … up to the maximum)."""
+    if outcome is None:
+        delay = settings.backoff_base_seconds * float(1 << min(errors_in_a_row - 1, 32))
+        return min(every, delay, settings.backoff_max_seconds)
+    if outcome.retry_at:
         until = (outcome.retry_at - datetime.now(UTC)).total_seconds() + 1
         return max(min(every, until), min(every, MIN_LOOP_SLEEP_SECONDS))
     return every
@@ -147,7 +195,12 @@ def status(
     """Names, issuer, expiry, last attempt, next renewal, budget. Exit 1 when unhealthy
     (fewer than 14 days left, or the last two attempts failed)."""
     settings = _settings()
-    report = Manager(settings).status()
+    try:
+        report = Manager(settings).status()
+    except (EdgeError, OSError) as exc:
+        console.print("[bold red]status unavailable[/]: ", end="")
+        console.print(_reason(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_FAILED) from None
     if as_json:
         out.print_json(json.dumps(_status_dict(report)))
     else:
@@ -168,7 +221,14 @@ def _status_dict(report: Status) -> dict[str, object]:
         "environment": None if cert is None else ("staging" if report.staging else "production"),
         "last_attempt": None
         if last is None
-        else {"at": last.ts.isoformat(), "kind": last.kind, "ok": last.ok, "error": last.error},
+        else {
+            "at": last.ts.isoformat(),
+            "kind": last.kind,
+            "ok": last.ok,
+            "error": last.error,
+            "problems": last.problems,
+            "ari": last.ari,
+        },
         "next_renewal": report.next_renewal.isoformat() if report.next_renewal else None,
         "budget_left": report.budget_left,
         "blocked_until": report.blocked_until.isoformat() if report.blocked_until else None,
@@ -176,6 +236,11 @@ def _status_dict(report: Status) -> dict[str, object]:
         "authenticator": report.authenticator,
         "healthy": report.healthy,
         "problems": report.problems,
+        "served_serial": report.served_serial,
+        "lineages": report.lineages,
+        "history_since": report.history_since.isoformat() if report.history_since else None,
+        "history_note": report.history_note,
+        "ledger": report.ledger_paths,
     }
 
 
@@ -190,19 +255,28 @@ def _print_status(report: Status) -> None:
         table.add_row("serial", cert.serial_hex)
         table.add_row("not after", _when(cert.not_after))
         table.add_row("days left", f"{report.days_left:.1f}")
+        table.add_row("served by nginx", report.served_serial or "[red]nothing reachable[/]")
+    if len(report.lineages) > 1 or (report.lineages and report.lineages != [report.lineage]):
+        table.add_row("lineages on disk", ", ".join(report.lineages))
     last = report.last_attempt
     if last:
-        result = "ok" if last.ok else f"[red]failed[/]: {last.error}"
+        result = "ok" if last.ok else f"[red]failed[/]: {escape(last.error or '')}"
         table.add_row("last attempt", f"{_when(last.ts)} {last.kind}: {result}")
     else:
         table.add_row("last attempt", "none recorded")
     table.add_row("next renewal", _when(report.next_renewal))
     table.add_row("orders left", f"{report.budget_left} in the budget window")
     if report.blocked_reason:
-        table.add_row("blocked", f"[yellow]{report.blocked_reason}[/]")
+        table.add_row("blocked", f"[yellow]{escape(report.blocked_reason)}[/]")
     table.add_row("renewal authenticator", report.authenticator or "—")
+    since = _when(report.history_since)
+    known = f"known since {since}" if report.history_since else "nothing recorded yet"
+    table.add_row("history", report.history_note or known)
+    table.add_row("ledger", ", ".join(report.ledger_paths))
     verdict = (
-        "[green]healthy[/]" if report.healthy else "[red]" + "; ".join(report.problems) + "[/]"
+        "[green]healthy[/]"
+        if report.healthy
+        else "[red]" + escape("; ".join(report.problems)) + "[/]"
     )
     table.add_row("verdict", verdict)
     out.print(table)

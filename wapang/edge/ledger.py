@@ -1,13 +1,16 @@
-"""The append-only ledger (JSON lines) of ACME attempts, kept in the certificate volume.
+"""The append-only ledger (JSON lines) of ACME attempts, kept in two copies.
 
 It is the manager's memory across restarts: a container that restarts in a loop reads it and
-orders nothing new while the budget, a Retry-After or the backoff says no. All the decisions
-below are pure functions of (entries, now) so they can be unit-tested without certbot.
+orders nothing new while the budget, a Retry-After or the backoff says no. The main copy lives
+in a host directory (LEDGER_DIR), the mirror in the certificate volume; every append goes to
+both and a read merges them, so losing either one loses nothing. All the decisions below are
+pure functions of (entries, now) so they can be unit-tested without certbot.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -15,9 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
-# order: a real production/staging issuance; dry_run: certonly --dry-run before the first
-# production order; renew_dry_run: proof that `certbot renew` works; fix: a repaired renewal conf.
-Kind = Literal["order", "dry_run", "renew_dry_run", "fix"]
+log = logging.getLogger("wapang.edge")
+
+# order: a real production/staging issuance (observed=True: found in archive/, made outside the
+# manager or before its history); dry_run: certonly --dry-run before the first production
+# order; renew_dry_run: proof that `certbot renew` works; fix: a repaired renewal conf or
+# lineage; preflight: an order refused before any ACME request; start: the ledger's first line.
+Kind = Literal["order", "dry_run", "renew_dry_run", "fix", "preflight", "start"]
 ATTEMPT_KINDS: frozenset[str] = frozenset({"order", "dry_run"})
 
 
@@ -40,6 +47,12 @@ class LedgerEntry:
     error: str | None = None
     rate_limited: bool = False
     retry_after: datetime | None = None
+    # The CA's problems, one per name where it says which: {"name", "type", "detail"}.
+    problems: list[dict[str, str]] = field(default_factory=list)
+    ari: bool = False  # the order carried `replaces` (RFC 9773): exempt from the CA's limits
+    replaces: str | None = None  # ARI CertID of the replaced certificate
+    observed: bool = False  # rebuilt from a certificate on disk, not recorded when ordered
+    history_lost: bool = False  # start: certbot state existed but no ledger did
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -80,22 +93,65 @@ def parse_ledger(lines: Iterable[str]) -> LedgerRead:
     return result
 
 
-class Ledger:
-    """A JSON-lines file; appends are fsynced so a crash cannot lose a recorded order."""
+class LedgerWriteError(OSError):
+    """No copy of the ledger could be written: ordering now would leave no record."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+
+class Ledger:
+    """JSON-lines files (main copy first, then mirrors); appends are fsynced to every copy so a
+    crash cannot lose a recorded order, and reads merge whatever copies exist."""
+
+    def __init__(self, *paths: Path) -> None:
+        self.paths = list(dict.fromkeys(paths))
+
+    @property
+    def path(self) -> Path:
+        return self.paths[0]
+
+    def _lines(self, path: Path) -> list[str]:
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8") as handle:
+            return [line.rstrip("\n") for line in handle if line.strip()]
+
+    def exists(self) -> bool:
+        return any(path.exists() for path in self.paths)
 
     def read(self) -> LedgerRead:
-        if not self.path.exists():
-            return LedgerRead()
-        with self.path.open(encoding="utf-8") as handle:
-            return parse_ledger(handle)
+        """Every copy's lines once each, oldest first."""
+        merged = dict.fromkeys(line for path in self.paths for line in self._lines(path))
+        result = parse_ledger(merged)
+        result.entries.sort(key=lambda entry: entry.ts)
+        return result
+
+    def heal(self) -> list[Path]:
+        """Give every copy the lines it lacks (a lost volume, a new host directory)."""
+        everything = dict.fromkeys(line for path in self.paths for line in self._lines(path))
+        healed = []
+        for path in self.paths:
+            missing = [line for line in everything if line not in set(self._lines(path))]
+            if missing:
+                self._write_lines(path, missing)
+                healed.append(path)
+        return healed
 
     def append(self, entry: LedgerEntry) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(entry.to_json() + "\n")
+        errors = []
+        for path in self.paths:
+            try:
+                self._write_lines(path, [entry.to_json()])
+            except OSError as exc:
+                errors.append(f"{path}: {exc.strerror or exc}")
+        if len(errors) == len(self.paths):
+            raise LedgerWriteError("cannot write the ledger: " + "; ".join(errors))
+        for error in errors:
+            log.warning("ledger copy not written: %s", error)
+
+    @staticmethod
+    def _write_lines(path: Path, lines: list[str]) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(line + "\n" for line in lines))
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -110,30 +166,65 @@ def for_names(entries: Iterable[LedgerEntry], names: str) -> list[LedgerEntry]:
 def production_orders_in_window(
     entries: Sequence[LedgerEntry], names: str, now: datetime, window: timedelta
 ) -> list[LedgerEntry]:
-    """Successful production orders for this exact set: what the CA's limit counts."""
+    """Successful production orders for this exact set: what the CA's limit counts. ARI
+    renewals (orders carrying `replaces`) are exempt from it."""
     since = now - window
     return [
         entry
         for entry in for_names(entries, names)
-        if entry.kind == "order" and entry.production and entry.ok and entry.ts > since
+        if entry.kind == "order"
+        and entry.production
+        and entry.ok
+        and not entry.ari
+        and entry.ts > since
     ]
+
+
+def known_serials(entries: Iterable[LedgerEntry]) -> set[str]:
+    return {entry.serial.upper() for entry in entries if entry.serial and entry.kind == "order"}
+
+
+def history_since(entries: Sequence[LedgerEntry]) -> datetime | None:
+    """Since when the ledger knows what happened: its first line (or first certificate)."""
+    return min((entry.ts for entry in entries), default=None)
+
+
+def history_lost_at(entries: Sequence[LedgerEntry]) -> datetime | None:
+    """When the ledger was started over certbot state it had no record of (history lost)."""
+    return max((entry.ts for entry in entries if entry.history_lost), default=None)
+
+
+def effective_max_orders(
+    entries: Sequence[LedgerEntry], now: datetime, max_orders: int, window: timedelta
+) -> int:
+    """While the ledger's history is shorter than the window because it was lost, unknown
+    orders may have been made: allow one order, not the full budget."""
+    lost = history_lost_at(entries)
+    return 1 if lost and now - lost < window else max_orders
 
 
 def budget_allowed_at(
     entries: Sequence[LedgerEntry], names: str, now: datetime, max_orders: int, window: timedelta
 ) -> datetime | None:
-    """None when an order is within budget, else the moment the oldest counted order expires."""
+    """None when an order is within budget, else the moment the oldest counted order expires
+    (or the lost history is a full window old)."""
+    limit = effective_max_orders(entries, now, max_orders, window)
     counted = sorted(entry.ts for entry in production_orders_in_window(entries, names, now, window))
-    if len(counted) < max_orders:
+    if len(counted) < limit:
         return None
-    # After the (len - max + 1) oldest orders leave the window, one slot is free again.
-    return counted[len(counted) - max_orders] + window
+    # After the (len - limit + 1) oldest orders leave the window, one slot is free again.
+    free_again = counted[len(counted) - limit] + window
+    lost = history_lost_at(entries)
+    if limit < max_orders and lost:
+        free_again = min(free_again, lost + window)
+    return free_again
 
 
 def budget_left(
     entries: Sequence[LedgerEntry], names: str, now: datetime, max_orders: int, window: timedelta
 ) -> int:
-    return max(0, max_orders - len(production_orders_in_window(entries, names, now, window)))
+    limit = effective_max_orders(entries, now, max_orders, window)
+    return max(0, limit - len(production_orders_in_window(entries, names, now, window)))
 
 
 def retry_after_in_force(

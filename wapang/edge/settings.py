@@ -6,13 +6,22 @@ loopback; production only sets DOMAINS, CERT_EMAIL and UPSTREAM.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    EmailStr,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from wapang.config import describe_validation_error
 from wapang.edge.errors import EdgeConfigError
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
@@ -20,36 +29,57 @@ LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 # Let's Encrypt staging issuers are named "(STAGING) ..." (older ones "Fake LE ...").
 DEFAULT_STAGING_ISSUER_PATTERN = r"\(STAGING\)|Fake LE"
 
-_DOMAIN_RE = re.compile(
-    r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$"
-)
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 
-# How to fix each setting, shown next to the error (never the value: it may be a secret).
-FIX_HINTS: dict[str, str] = {
-    "DOMAINS": "set DOMAINS=api.example.com,www.example.com (comma-separated DNS names)",
-    "CERT_EMAIL": "set CERT_EMAIL=ops@example.com (Let's Encrypt expiry mail) or leave it unset",
-    "ACME_SERVER": "set ACME_SERVER to an https:// ACME directory URL",
-    "ACME_STAGING_SERVER": "set ACME_STAGING_SERVER to an https:// ACME directory URL",
-    "ACME_STAGING_ISSUER_PATTERN": "set ACME_STAGING_ISSUER_PATTERN to a valid Python regex",
-    "HTTP_PORT": "set HTTP_PORT to a port number 1-65535",
-    "HTTPS_PORT": "set HTTPS_PORT to a port number 1-65535",
-    "UPSTREAM": "set UPSTREAM=host:port of the app (e.g. app:8000)",
-    "NGINX_RELOAD": "set NGINX_RELOAD=marker (nginx container watches a file) or command",
-}
+# Let's Encrypt's profiles (https://letsencrypt.org/docs/profiles/): names per certificate.
+# Unset CERT_PROFILE means the CA's default, which at Let's Encrypt is classic.
+PROFILE_MAX_NAMES: dict[str, int] = {"classic": 100, "tlsserver": 25, "shortlived": 25}
+DEFAULT_MAX_NAMES = PROFILE_MAX_NAMES["classic"]
+Profile = Literal["classic", "tlsserver", "shortlived"]
 
 
 class EdgeSettings(BaseSettings):
     """Everything the nginx renderer and the certificate manager need."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
+    # env_ignore_empty: compose passes an unset optional variable (CERT_EMAIL: ${CERT_EMAIL:-}) as
+    # "", which means "not set", not an invalid value.
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="ignore", frozen=True, env_ignore_empty=True
+    )
 
-    domains: Annotated[list[str], NoDecode] = Field(min_length=1)
-    cert_email: str | None = None
+    # Before DOMAINS: the profile decides how many names one certificate may carry.
+    cert_profile: Profile | None = Field(
+        None, description="classic, tlsserver or shortlived, or unset for the CA's default"
+    )
+    domains: Annotated[list[str], NoDecode] = Field(
+        min_length=1,
+        description=(
+            "comma-separated DNS names of the site, e.g. api.example.com,www.example.com "
+            "(no wildcards or IP addresses: HTTP-01 validates neither); the first is the one "
+            "`wapang verify` checks"
+        ),
+    )
+    cert_email: EmailStr | None = Field(
+        None,
+        description=(
+            "the address Let's Encrypt writes to about expiring certificates, e.g. "
+            "ops@example.com, or unset"
+        ),
+    )
     cert_name: str | None = None  # certbot lineage name; default: the first domain
 
-    acme_server: str = LETSENCRYPT_PRODUCTION
-    acme_staging_server: str = LETSENCRYPT_STAGING
-    acme_staging_issuer_pattern: str = DEFAULT_STAGING_ISSUER_PATTERN
+    acme_server: str = Field(
+        LETSENCRYPT_PRODUCTION,
+        description="an https:// ACME directory URL (default Let's Encrypt production)",
+    )
+    acme_staging_server: str = Field(
+        LETSENCRYPT_STAGING,
+        description="an https:// ACME directory URL for dry runs (default Let's Encrypt staging)",
+    )
+    acme_staging_issuer_pattern: str = Field(
+        DEFAULT_STAGING_ISSUER_PATTERN,
+        description="a Python regex matching the staging CA's issuer names",
+    )
     acme_ca_bundle: Path | None = None  # CA that signs the ACME server's TLS cert (pebble)
     key_type: Literal["ecdsa", "rsa"] = "ecdsa"
 
@@ -58,19 +88,36 @@ class EdgeSettings(BaseSettings):
     certbot_work_dir: Path = Path("/var/lib/letsencrypt")
     certbot_logs_dir: Path = Path("/var/log/letsencrypt")
     certbot_timeout_seconds: float = Field(default=300, gt=0)
-    edge_state_dir: Path | None = None  # ledger, placeholder, current cert link; in the volume
+    edge_state_dir: Path | None = None  # ledger mirror, placeholder, current link; in the volume
+    # The ledger's main copy: a host directory bind-mounted into the certbot container, so that
+    # losing the certificate volume (or `compose down -v`) cannot reset the budget.
+    ledger_dir: Path = Path("/var/lib/wapang-edge")
+
+    # Preflight before every order: DNS, the webroot served through each name, CAA.
+    preflight: bool = True
+    dns_resolver: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="IP[:port],... of the resolver the preflight asks, or unset for the system's",
+    )
+    caa_identities: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["letsencrypt.org"],
+        description="the CA's CAA domain(s), e.g. letsencrypt.org",
+    )
+    preflight_timeout_seconds: float = Field(default=5, gt=0)
 
     webroot: Path = Path("/var/www/certbot")
-    upstream: str = "app:8000"
+    upstream: str = Field("app:8000", description="host:port of the app, e.g. app:8000")
     listen_address: str = ""  # "" = all interfaces; tests use 127.0.0.1
-    http_port: int = Field(default=80, ge=1, le=65535)
-    https_port: int = Field(default=443, ge=1, le=65535)
+    http_port: int = Field(default=80, ge=1, le=65535, description="a port number 1-65535")
+    https_port: int = Field(default=443, ge=1, le=65535, description="a port number 1-65535")
     client_max_body_size: str = "10m"
     proxy_connect_timeout: str = "5s"
     proxy_read_timeout: str = "60s"
 
     nginx_template_dir: Path | None = None  # default: deploy/nginx/templates of this checkout
-    nginx_reload: Literal["marker", "command"] = "marker"
+    nginx_reload: Literal["marker", "command"] = Field(
+        "marker", description="marker (the nginx container watches a file) or command"
+    )
     nginx_bin: str = "nginx"
     nginx_conf: Path | None = None
     nginx_prefix: Path | None = None
@@ -84,20 +131,40 @@ class EdgeSettings(BaseSettings):
     backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
     loop_interval_seconds: float = Field(default=12 * 3600, gt=0)
 
-    @field_validator("domains", mode="before")
+    @field_validator("domains", "dns_resolver", "caa_identities", mode="before")
     @classmethod
-    def _split_domains(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip().lower() for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("domains")
     @classmethod
-    def _check_domains(cls, value: list[str]) -> list[str]:
-        bad = [name for name in value if not _DOMAIN_RE.match(name)]
-        if bad:
-            raise ValueError(f"not DNS names: {', '.join(bad)}")
+    def _check_domains(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        problems = [problem for name in value if (problem := _domain_problem(name))]
+        profile = info.data.get("cert_profile")
+        allowed = PROFILE_MAX_NAMES.get(profile or "", DEFAULT_MAX_NAMES)
+        if len(set(value)) > allowed:
+            problems.append(
+                f"{len(set(value))} names, but the {profile or 'default (classic)'} profile "
+                f"allows {allowed} per certificate: drop some or split them over several edges"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
         return list(dict.fromkeys(value))  # keep order, drop duplicates
+
+    @field_validator("dns_resolver")
+    @classmethod
+    def _check_resolvers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            host, _, port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+            try:
+                ipaddress.ip_address(host or entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address[:port]") from None
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"{entry!r} has an invalid port")
+        return value
 
     @field_validator("acme_server", "acme_staging_server")
     @classmethod
@@ -138,8 +205,31 @@ class EdgeSettings(BaseSettings):
         return self.edge_state_dir or self.certbot_config_dir / "wapang"
 
     @property
+    def max_names(self) -> int:
+        return PROFILE_MAX_NAMES.get(self.cert_profile or "", DEFAULT_MAX_NAMES)
+
+    @property
     def ledger_path(self) -> Path:
+        """The main copy (host directory)."""
+        return self.ledger_dir / "ledger.jsonl"
+
+    @property
+    def ledger_mirror_path(self) -> Path:
+        """The copy in the certificate volume, beside the certificates it describes."""
         return self.state_dir / "ledger.jsonl"
+
+    @property
+    def ledger_paths(self) -> list[Path]:
+        return list(dict.fromkeys([self.ledger_path, self.ledger_mirror_path]))
+
+    @property
+    def resolver_addresses(self) -> list[tuple[str, int]]:
+        """DNS_RESOLVER as (address, port) pairs."""
+        pairs = []
+        for entry in self.dns_resolver:
+            host, sep, port = entry.rpartition(":") if entry.count(":") == 1 else ("", "", "")
+            pairs.append((host, int(port)) if sep else (entry, 53))
+        return pairs
 
     @property
     def tls_dir(self) -> Path:
@@ -167,14 +257,21 @@ class EdgeSettings(BaseSettings):
         return self.verify_port or self.https_port
 
 
-def _describe(error: dict[str, object]) -> str:
-    location = error.get("loc") or ()
-    name = str(location[0]).upper() if isinstance(location, tuple) and location else "SETTINGS"
-    message = str(error.get("msg", "invalid"))
-    if error.get("type") == "missing":
-        message = "missing"
-    hint = FIX_HINTS.get(name, f"check {name}")
-    return f"{name}: {message} — {hint}"
+def _domain_problem(name: str) -> str | None:
+    """Why a DOMAINS entry cannot be validated with HTTP-01 on this edge, or None."""
+    if name.startswith("*."):
+        return (
+            f"{name} is a wildcard: HTTP-01 cannot validate wildcards (DNS-01 only); list each name"
+        )
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return f"{name} is an IP address: use a DNS name that points at this host"
+    if not _DOMAIN_RE.match(name) or name.rsplit(".", 1)[-1].isdigit():
+        return f"{name} is not a DNS name"
+    return None
 
 
 def load_settings(**overrides: object) -> EdgeSettings:
@@ -182,5 +279,4 @@ def load_settings(**overrides: object) -> EdgeSettings:
     try:
         return EdgeSettings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = [_describe(dict(error)) for error in exc.errors()]
-        raise EdgeConfigError(problems) from None
+        raise EdgeConfigError(describe_validation_error(exc, EdgeSettings.model_fields)) from None

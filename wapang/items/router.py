@@ -4,25 +4,27 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
-from wapang.auth.dependencies import CurrentUser
-from wapang.database import SessionDep
+from wapang.auth.dependencies import AuthenticatedFirst
+from wapang.database import ReadSession, WriteSession
 from wapang.items import service
+from wapang.items.models import Item
 from wapang.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItemOut
+from wapang.users.dependencies import CurrentUser
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(tags=["items"], route_class=AuthenticatedFirst)
 
 # Bounds keep a huge number a format error instead of an overflow in the database driver.
 PriceBound = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
-async def add_item(data: ItemCreate, user: CurrentUser, session: SessionDep) -> object:
+@router.post("/items", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
+async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -> Item:
     return await service.add_item(session, user, data)
 
 
-@router.get("", response_model=list[ListedItemOut])
+@router.get("/items", response_model=list[ListedItemOut])
 async def search_items(
-    session: SessionDep,
+    session: ReadSession,
     store_id: str | None = None,
     min_price: PriceBound = None,
     max_price: PriceBound = None,
@@ -32,14 +34,19 @@ async def search_items(
     return await service.search_items(session, where)
 
 
-@router.patch("/{item_id}", response_model=ItemOut)
+@router.patch("/items/{item_id}", response_model=ItemOut)
 async def edit_item(
-    item_id: str, data: ItemUpdate, user: CurrentUser, session: SessionDep
-) -> object:
+    item_id: str, data: ItemUpdate, user: CurrentUser, session: WriteSession
+) -> Item:
     return await service.edit_item(session, user, item_id, data)
 
 
-@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_item(item_id: str, user: CurrentUser, session: SessionDep) -> Response:
+@router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_item(item_id: str, user: CurrentUser, session: WriteSession) -> Response:
     await service.remove_item(session, user, item_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/stores/{store_id}/items", response_model=list[ItemOut])
+async def store_items(store_id: str, session: ReadSession) -> list[dict[str, Any]]:
+    return await service.items_of_store(session, store_id)

@@ -4,11 +4,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Result, Select, bindparam, delete, select
+from sqlalchemy import Result, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.carts.models import CartLine
-from wapang.database import table_of, utc_now
+from wapang.database import is_canonical_id, table_of, utc_now
 from wapang.items.errors import ItemNotFound, NotYourItem
 from wapang.items.models import Item
 from wapang.items.schemas import ItemCreate, ItemUpdate
@@ -26,7 +25,7 @@ class ItemFilter:
 
 
 async def get_live_item(session: AsyncSession, item_id: str) -> Item:
-    item = await session.get(Item, item_id)
+    item = await session.get(Item, item_id) if is_canonical_id(item_id) else None
     if item is None or item.deleted_at is not None:
         raise ItemNotFound()
     return item
@@ -34,7 +33,10 @@ async def get_live_item(session: AsyncSession, item_id: str) -> Item:
 
 async def require_live_item(session: AsyncSession, item_id: str) -> None:
     """`get_live_item` for a caller that needs no Item object: one column, no ORM load."""
-    if await session.scalar(_LIVE_ITEM, {"item_id": item_id}) is None:
+    if (
+        not is_canonical_id(item_id)
+        or await session.scalar(_LIVE_ITEM, {"item_id": item_id}) is None
+    ):
         raise ItemNotFound()
 
 
@@ -42,7 +44,7 @@ async def add_item(session: AsyncSession, owner: User, data: ItemCreate) -> Item
     store = await require_own_store(session, owner)
     item = Item(store_id=store.id, **data.model_dump())
     session.add(item)
-    await session.commit()
+    await session.flush()
     return item
 
 
@@ -53,7 +55,7 @@ async def edit_item(session: AsyncSession, owner: User, item_id: str, data: Item
         raise NotYourItem()
     for field, value in data.changes().items():
         setattr(item, field, value)
-    await session.commit()
+    await session.flush()
     return item
 
 
@@ -62,9 +64,8 @@ async def remove_item(session: AsyncSession, owner: User, item_id: str) -> None:
     store = await store_of(session, owner)
     if store is None or item.store_id != store.id:
         raise NotYourItem()
-    item.deleted_at = utc_now()
-    await session.execute(delete(CartLine).where(CartLine.item_id == item.id))
-    await session.commit()
+    item.deleted_at = utc_now()  # carts, listings and lookups leave deleted items out
+    await session.flush()
 
 
 async def items_of_store(session: AsyncSession, store_id: str) -> list[dict[str, Any]]:

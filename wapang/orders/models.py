@@ -17,6 +17,7 @@ class OrderStatus(StrEnum):
 
 class Order(Base):
     __tablename__ = "orders"
+    OWNER = "buyer_id"
     __table_args__ = (Index("ix_orders_buyer_listing", "buyer_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(IdColumn, primary_key=True, default=new_id)

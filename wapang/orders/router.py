@@ -2,38 +2,38 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from wapang.auth.dependencies import CurrentUser
-from wapang.database import SessionDep
+from wapang.auth.dependencies import AuthenticatedFirst
+from wapang.database import ReadSession, WriteSession
 from wapang.orders import service
 from wapang.orders.errors import EmptyItemList
 from wapang.orders.models import OrderStatus
-from wapang.orders.schemas import OrderCreate, OrderOut, OrderStatusChange
+from wapang.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, OrderSummaryOut
+from wapang.users.dependencies import CurrentUser
 
-router = APIRouter(prefix="/orders", tags=["orders"])
+router = APIRouter(tags=["orders"], route_class=AuthenticatedFirst)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
-async def place_order(data: OrderCreate, user: CurrentUser, session: SessionDep) -> OrderOut:
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
+async def place_order(data: OrderCreate, user: CurrentUser, session: WriteSession) -> OrderOut:
     if not data.items:
         raise EmptyItemList()
-    try:
-        order = await service.place_order(
-            session, user, ((line.item_id, line.quantity) for line in data.items)
-        )
-    except BaseException:
-        await session.rollback()
-        raise
-    await session.commit()
-    return order
+    return await service.place_order(
+        session, user, ((line.item_id, line.quantity) for line in data.items)
+    )
 
 
-@router.get("/{order_id}", response_model=OrderOut)
-async def read_order(order_id: str, user: CurrentUser, session: SessionDep) -> OrderOut:
+@router.get("/orders/{order_id}", response_model=OrderOut)
+async def read_order(order_id: str, user: CurrentUser, session: ReadSession) -> OrderOut:
     return await service.read_order(session, user, order_id)
 
 
-@router.patch("/{order_id}", response_model=OrderOut)
+@router.patch("/orders/{order_id}", response_model=OrderOut)
 async def change_status(
-    order_id: str, data: OrderStatusChange, user: CurrentUser, session: SessionDep
+    order_id: str, data: OrderStatusChange, user: CurrentUser, session: WriteSession
 ) -> OrderOut:
     return await service.change_status(session, user, order_id, OrderStatus(data.status))
+
+
+@router.get("/users/me/orders", response_model=list[OrderSummaryOut])
+async def my_orders(user: CurrentUser, session: ReadSession) -> list[OrderSummaryOut]:
+    return await service.orders_of(session, user)

@@ -8,7 +8,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from wapang.database import INT32_MAX, new_id, table_of, utc_now
+from wapang.database import INT32_MAX, get_owned, new_id, table_of, utc_now
 from wapang.errors import InvalidFieldFormat
 from wapang.items.errors import ItemNotFound
 from wapang.items.models import Item
@@ -35,7 +35,7 @@ async def place_order(
 ) -> OrderOut:
     """All or nothing: every item must exist, then every quantity must be in stock.
 
-    The caller commits; on any error the caller's transaction is rolled back, so nothing changes.
+    On any error the request's transaction is rolled back (database.py), so nothing changes.
     The happy path costs four statements: the stock update, the snapshot and two inserts.
     """
     quantities = merge_quantities(requested)
@@ -99,7 +99,7 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
     """The ordered items as they are now: their rows are locked by the stock update."""
     rows = await session.execute(
         select(
-            _ITEMS.c.id,
+            _ITEMS.c.id.label("item_id"),
             _ITEMS.c.item_name,
             _ITEMS.c.price,
             _STORES.c.id.label("store_id"),
@@ -109,44 +109,29 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
         .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
         .where(_ITEMS.c.id.in_(list(quantities)))
     )
-    by_id = {row.id: row for row in rows}
+    by_id = {row.item_id: row for row in rows}
     return [
-        PricedLine(
-            item_id=item_id,
-            item_name=by_id[item_id].item_name,
-            price=by_id[item_id].price,
-            quantity=quantity,
-            store_id=by_id[item_id].store_id,
-            store_name=by_id[item_id].store_name,
-            delivery_fee=by_id[item_id].delivery_fee,
-        )
-        for item_id, quantity in quantities.items()
+        PricedLine.of(by_id[item_id], quantity=quantity) for item_id, quantity in quantities.items()
     ]
 
 
-def order_out(order: Order) -> OrderOut:
-    lines = [
-        PricedLine(
-            item_id=line.item_id,
-            item_name=line.item_name,
-            price=line.price,
-            quantity=line.quantity,
-            store_id=line.store_id,
-            store_name=line.store_name,
-            delivery_fee=line.delivery_fee,
-        )
-        for line in order.lines
-    ]
-    return OrderOut(order_id=order.id, status=order.status, **price_lines(lines).model_dump())
+def order_out(order: Order, status: str | None = None) -> OrderOut:
+    lines = [PricedLine.of(line) for line in order.lines]
+    return OrderOut(
+        order_id=order.id, status=status or order.status, **price_lines(lines).model_dump()
+    )
 
 
 async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order:
-    order = await session.get(Order, order_id, options=[selectinload(Order.lines)])
-    if order is None:
-        raise OrderNotFound()
-    if order.buyer_id != buyer.id:
-        raise NotYourOrder()
-    return order
+    return await get_owned(
+        session,
+        Order,
+        order_id,
+        buyer.id,
+        missing=OrderNotFound,
+        foreign=NotYourOrder,
+        options=[selectinload(Order.lines)],
+    )
 
 
 async def read_order(session: AsyncSession, buyer: User, order_id: str) -> OrderOut:
@@ -167,9 +152,7 @@ async def change_status(
         raise InvalidOrderStatus()
     if new_status is OrderStatus.CANCELED:
         await _restock(session, order.lines)
-    await session.commit()
-    await session.refresh(order, attribute_names=["status"])
-    return order_out(order)
+    return order_out(order, status=new_status.value)
 
 
 async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:

@@ -10,6 +10,7 @@ from wapang.database import Base, IdColumn, UtcDateTime, new_id, utc_now
 
 class Review(Base):
     __tablename__ = "reviews"
+    OWNER = "writer_id"
     __table_args__ = (
         UniqueConstraint("writer_id", "item_id"),
         Index("ix_reviews_item_listing", "item_id", "created_at"),

@@ -3,10 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.database import table_of
+from wapang.database import get_owned, is_canonical_id, table_of
 from wapang.items.models import Item
 from wapang.items.service import get_live_item, require_live_item
 from wapang.reviews.errors import NicknameNotSet, NotYourReview, ReviewAlreadyExists, ReviewNotFound
@@ -43,11 +42,7 @@ async def write_review(
         raise ReviewAlreadyExists()
     review = Review(item_id=item_id, writer_id=writer.id, **data.model_dump())
     session.add(review)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise ReviewAlreadyExists() from None
+    await session.flush()
     return _review_out(review, writer.nickname, writer)
 
 
@@ -83,6 +78,8 @@ _ITEM_REVIEWS = (
 
 
 async def read_review(session: AsyncSession, review_id: str, viewer: User | None) -> ReviewOut:
+    if not is_canonical_id(review_id):
+        raise ReviewNotFound()
     row = (await session.execute(_with_writer().where(Review.id == review_id))).first()
     if row is None:
         raise ReviewNotFound()
@@ -91,12 +88,9 @@ async def read_review(session: AsyncSession, review_id: str, viewer: User | None
 
 
 async def _own_review(session: AsyncSession, writer: User, review_id: str) -> Review:
-    review = await session.get(Review, review_id)
-    if review is None:
-        raise ReviewNotFound()
-    if review.writer_id != writer.id:
-        raise NotYourReview()
-    return review
+    return await get_owned(
+        session, Review, review_id, writer.id, missing=ReviewNotFound, foreign=NotYourReview
+    )
 
 
 async def edit_review(
@@ -105,14 +99,14 @@ async def edit_review(
     review = await _own_review(session, writer, review_id)
     for field, value in data.changes().items():
         setattr(review, field, value)
-    await session.commit()
+    await session.flush()
     return _review_out(review, writer.nickname, writer)
 
 
 async def delete_review(session: AsyncSession, writer: User, review_id: str) -> None:
     review = await _own_review(session, writer, review_id)
     await session.delete(review)
-    await session.commit()
+    await session.flush()
 
 
 async def reviews_by(session: AsyncSession, writer: User) -> list[MyReviewOut]:

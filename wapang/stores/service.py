@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wapang.database import get_or_raise
 from wapang.stores.errors import (
     NoStoreOwned,
     NotYourStore,
@@ -21,10 +21,7 @@ UNIQUE_FIELDS = ("store_name", "email", "phone_number")
 
 
 async def get_store(session: AsyncSession, store_id: str) -> Store:
-    store = await session.get(Store, store_id)
-    if store is None:
-        raise StoreNotFound()
-    return store
+    return await get_or_raise(session, Store, store_id, StoreNotFound)
 
 
 async def store_of(session: AsyncSession, owner: User) -> Store | None:
@@ -45,14 +42,7 @@ async def open_store(session: AsyncSession, owner: User, data: StoreCreate) -> S
     await _reject_conflicts(session, values)
     store = Store(owner_id=owner.id, **values)
     session.add(store)
-    try:
-        await session.commit()
-    except IntegrityError:
-        # Unique indexes settle races: tell a second store of the owner from a clash of data.
-        await session.rollback()
-        if await store_of(session, owner) is not None:
-            raise StoreAlreadyExists() from None
-        raise StoreInfoConflict() from None
+    await session.flush()  # a race lost on a unique key is answered by its error (errors.py)
     return store
 
 
@@ -64,11 +54,7 @@ async def edit_store(session: AsyncSession, owner: User, store_id: str, data: St
     await _reject_conflicts(session, changes, except_store=store.id)
     for field, value in changes.items():
         setattr(store, field, value)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise StoreInfoConflict() from None
+    await session.flush()
     return store
 
 

@@ -2,21 +2,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from wapang.auth.dependencies import CurrentUser
-from wapang.database import SessionDep
-from wapang.orders.schemas import OrderSummaryOut
-from wapang.orders.service import orders_of
-from wapang.reviews.schemas import MyReviewOut
-from wapang.reviews.service import reviews_by
+from wapang.auth.dependencies import AuthenticatedFirst
+from wapang.database import WriteSession
 from wapang.users import service
+from wapang.users.dependencies import CurrentUser
 from wapang.users.models import User
 from wapang.users.schemas import ProfileUpdate, SignUp, UserOut
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedFirst)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def sign_up(data: SignUp, session: SessionDep) -> User:
+async def sign_up(data: SignUp, session: WriteSession) -> User:
     return await service.sign_up(session, data)
 
 
@@ -26,15 +23,5 @@ async def my_profile(user: CurrentUser) -> User:
 
 
 @router.patch("/me", response_model=UserOut)
-async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: SessionDep) -> User:
+async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: WriteSession) -> User:
     return await service.update_profile(session, user, data)
-
-
-@router.get("/me/orders", response_model=list[OrderSummaryOut])
-async def my_orders(user: CurrentUser, session: SessionDep) -> list[OrderSummaryOut]:
-    return await orders_of(session, user)
-
-
-@router.get("/me/reviews", response_model=list[MyReviewOut])
-async def my_reviews(user: CurrentUser, session: SessionDep) -> list[MyReviewOut]:
-    return await reviews_by(session, user)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.auth.passwords import hash_password
@@ -22,7 +21,7 @@ async def sign_up(session: AsyncSession, data: SignUp) -> User:
         raise EmailAlreadyExists()
     user = User(email=data.email, hashed_password=await hash_password(data.password))
     session.add(user)
-    await _commit_or_conflict(session)
+    await session.flush()  # a race for the e-mail lost on its unique key is ERR_004 (errors.py)
     return user
 
 
@@ -30,23 +29,15 @@ async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate)
     changes = data.changes()
     if "email" in changes and await _email_taken(session, changes["email"], except_user=user.id):
         raise EmailAlreadyExists()
+    # The caller was authenticated through the read session: bring it into this transaction.
+    user = await session.merge(user, load=False)
     for field, value in changes.items():
         setattr(user, field, value)
-    await _commit_or_conflict(session)
+    await session.flush()
     return user
 
 
 async def delete_unused_account(session: AsyncSession, email: str) -> bool:
     """Remove an account that never did anything (e.g. `wapang verify`'s probe); True if found."""
     result = await session.execute(delete(User).where(User.email == email))
-    await session.commit()
     return bool(getattr(result, "rowcount", 0))
-
-
-async def _commit_or_conflict(session: AsyncSession) -> None:
-    """The unique index settles a race between two requests for the same e-mail."""
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise EmailAlreadyExists() from None

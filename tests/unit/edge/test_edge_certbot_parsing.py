@@ -7,6 +7,7 @@ from pathlib import Path
 
 from wapang.edge.certbot import (
     parse_failure,
+    parse_problems,
     parse_retry_after,
     renewal_param,
     webroot_renewal_conf,
@@ -98,3 +99,63 @@ def test_standalone_conf_becomes_webroot_and_keeps_everything_else() -> None:
 def test_renewal_param_reads_only_renewalparams() -> None:
     assert renewal_param(STANDALONE_CONF, "authenticator") == "standalone"
     assert renewal_param(STANDALONE_CONF, "cert") is None  # top-level key, not a renewal param
+
+
+CHALLENGE_FAILURE = """Certbot failed to authenticate some domains (authenticator: webroot). The \
+Certificate Authority reported these problems:
+  Domain: api.example.com
+  Type:   connection
+  Detail: 203.0.113.7: Fetching http://api.example.com/.well-known/acme-challenge/x: \
+Connection refused
+
+Hint: The Certificate Authority failed to download the temporary challenge files.
+
+Some challenges have failed.
+Ask for help or search for solutions at https://community.letsencrypt.org. See the logfile \
+/var/log/letsencrypt/letsencrypt.log or re-run Certbot with -v for more details.
+"""
+
+ORDER_REJECTED_LOG = """2026-11-25 12:00:00,000:DEBUG:acme.client:Received response:
+HTTP 400
+Content-Type: application/problem+json
+
+{
+  "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+  "detail": "Order included a blocked identifier",
+  "status": 400
+}
+"""
+
+
+def test_the_cas_problem_per_name_not_certbots_boilerplate() -> None:
+    failure = parse_failure(CHALLENGE_FAILURE, NOW)
+    assert failure.problems == [
+        {
+            "name": "api.example.com",
+            "type": "connection",
+            "detail": "203.0.113.7: Fetching http://api.example.com/.well-known/acme-challenge/x: "
+            "Connection refused",
+        }
+    ]
+    assert "Connection refused" in failure.summary
+    assert "community.letsencrypt.org" not in failure.summary
+
+
+def test_problem_documents_from_the_debug_log() -> None:
+    (problem,) = parse_problems(ORDER_REJECTED_LOG)
+    assert problem["type"] == "rejectedIdentifier"
+    assert problem["detail"] == "Order included a blocked identifier"
+
+
+def test_a_client_side_error_is_reported_when_the_ca_said_nothing() -> None:
+    text = (
+        "An unexpected error occurred:\nrequests.exceptions.ConnectionError: "
+        "HTTPSConnectionPool(host='127.0.0.1', port=1): Max retries exceeded\n"
+        "Ask for help or search for solutions at https://community.letsencrypt.org.\n"
+    )
+    (problem,) = parse_problems(text)
+    assert problem["type"] == "client"
+    assert "Max retries exceeded" in problem["detail"]
+    assert parse_failure("Ask for help or search for solutions\n", NOW).summary.startswith(
+        "certbot failed without saying why"
+    )

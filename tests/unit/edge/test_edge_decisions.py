@@ -35,9 +35,14 @@ def test_no_order_while_more_than_a_third_of_the_lifetime_is_left() -> None:
 
 
 def test_short_lifetimes_scale_the_window() -> None:
+    # Under 10 days (the 160-hour shortlived profile): renew at half the lifetime, like certbot.
     six_days = CertInfo(frozenset(NAMES), "CN=E7", "CN=x", 1, ISSUED, ISSUED + timedelta(days=6))
-    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=3)) is None
-    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=4, hours=1)) is not None
+    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=2, hours=23)) is None
+    assert needs_order(six_days, NAMES, ISSUED + timedelta(days=3, hours=1)) is not None
+    # 45 days (tlsserver): a third, as for 90 days
+    short = CertInfo(frozenset(NAMES), "CN=E7", "CN=x", 1, ISSUED, ISSUED + timedelta(days=45))
+    assert needs_order(short, NAMES, ISSUED + timedelta(days=29)) is None
+    assert needs_order(short, NAMES, ISSUED + timedelta(days=31)) is not None
 
 
 def test_an_order_is_needed_for_a_missing_cert_or_other_names() -> None:
@@ -96,7 +101,7 @@ def test_config_errors_list_every_problem_with_its_fix(monkeypatch: pytest.Monke
     with pytest.raises(EdgeConfigError) as caught:
         load_settings()
     problems = "\n".join(caught.value.problems)
-    assert "DOMAINS: missing — set DOMAINS=" in problems
+    assert "DOMAINS: missing (expected comma-separated DNS names" in problems
     assert "ACME_SERVER:" in problems
     assert "https://" in problems
     assert "HTTP_PORT:" in problems
@@ -106,5 +111,25 @@ def test_config_errors_list_every_problem_with_its_fix(monkeypatch: pytest.Monke
 
 def test_domains_are_split_lowercased_and_validated() -> None:
     assert settings().domains == ["api.example.com", "www.example.com"]
-    with pytest.raises(EdgeConfigError, match="not DNS names"):
+    with pytest.raises(EdgeConfigError, match="not a name is not a DNS name"):
         load_settings(domains="api.example.com,not a name")
+
+
+def test_names_http01_cannot_validate_are_all_refused_at_once() -> None:
+    many = ",".join(f"n{i}.example.com" for i in range(26))
+    with pytest.raises(EdgeConfigError) as caught:
+        load_settings(
+            domains=f"*.example.com,10.0.0.12,[::1],{many}",
+            cert_profile="shortlived",
+            cert_email="not-an-email",
+            dns_resolver="resolver.example",
+        )
+    text = "\n".join(caught.value.problems)
+    assert "*.example.com is a wildcard" in text
+    assert "10.0.0.12 is an IP address" in text
+    assert "[::1] is not a DNS name" in text or "[::1] is an IP address" in text
+    assert "the shortlived profile allows 25 per certificate" in text
+    assert text.count("\n") == 2  # DOMAINS, CERT_EMAIL, DNS_RESOLVER: one line each
+    assert "CERT_EMAIL" in text
+    assert "DNS_RESOLVER" in text
+    assert len(settings().domains) <= settings().max_names

@@ -13,7 +13,9 @@ from wapang.edge.ledger import (
     budget_allowed_at,
     budget_left,
     consecutive_failures,
+    effective_max_orders,
     ever_ordered_in_production,
+    history_lost_at,
     name_set_key,
     parse_ledger,
     retry_after_in_force,
@@ -122,3 +124,34 @@ def test_parse_ledger_accepts_naive_times_and_unknown_fields() -> None:
     )
     (parsed,) = parse_ledger([line, "", "not json"]).entries
     assert parsed.ts == datetime(2026, 11, 25, 10, tzinfo=UTC)
+
+
+def test_two_copies_merge_and_heal(tmp_path: Path) -> None:
+    host, volume = tmp_path / "host" / "ledger.jsonl", tmp_path / "volume" / "ledger.jsonl"
+    both = Ledger(host, volume)
+    both.append(entry(3))
+    Ledger(volume).append(entry(2, serial="0B"))  # written while the host copy was absent
+    Ledger(host).append(entry(1, serial="0C"))
+    assert [e.serial for e in both.read().entries] == [None, "0B", "0C"]  # oldest first, once
+    assert both.heal() == [host, volume]
+    assert Ledger(host).read() == Ledger(volume).read() == both.read()
+    assert both.heal() == []
+    volume.unlink()  # the volume is lost: nothing is
+    assert len(both.read().entries) == 3
+
+
+def test_ari_renewals_do_not_consume_the_budget() -> None:
+    window = timedelta(hours=168)
+    entries = [entry(1, ari=True), entry(2, ari=True), entry(3, ari=True), entry(4)]
+    assert budget_left(entries, NAMES, NOW, 3, window) == 2
+
+
+def test_lost_history_allows_one_order_per_window() -> None:
+    window = timedelta(hours=168)
+    start = entry(10, kind="start", history_lost=True)
+    assert effective_max_orders([start], NOW, 3, window) == 1
+    assert budget_left([start, entry(5)], NAMES, NOW, 3, window) == 0
+    allowed = budget_allowed_at([start, entry(5)], NAMES, NOW, 3, window)
+    assert allowed == start.ts + window
+    assert history_lost_at([start]) == start.ts
+    assert effective_max_orders([start], NOW + window, 3, window) == 3

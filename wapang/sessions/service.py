@@ -1,15 +1,15 @@
 from __future__ import annotations
 
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.auth.errors import InvalidCredentials, InvalidToken
-from wapang.auth.models import BlockedToken
 from wapang.auth.passwords import verify_password
-from wapang.auth.schemas import SignIn, TokenPair
+from wapang.auth.schemas import TokenPair
 from wapang.auth.tokens import TokenClaims, TokenService
 from wapang.database import utc_now
+from wapang.sessions.errors import InvalidCredentials
+from wapang.sessions.models import BlockedToken
+from wapang.sessions.schemas import SignIn
 from wapang.users.models import User
 
 
@@ -27,11 +27,8 @@ async def rotate(session: AsyncSession, tokens: TokenService, claims: TokenClaim
 
 
 async def block(session: AsyncSession, claims: TokenClaims) -> None:
-    """Blocklist a refresh token; a concurrent second use of the same token loses the race."""
+    """Blocklist a refresh token; a concurrent second use of the same token loses the race on
+    the blocklist's primary key (ERR_007, errors.py)."""
     await session.execute(delete(BlockedToken).where(BlockedToken.expires_at < utc_now()))
     session.add(BlockedToken(jti=claims.token_id, expires_at=claims.expires_at))
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        raise InvalidToken() from None
+    await session.flush()

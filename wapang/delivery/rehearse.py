@@ -1,0 +1,151 @@
+"""`wapang rehearse`: the production stack from this repository on the local Docker engine, with a
+throwaway ACME server (pebble) in place of Let's Encrypt and a local DNS name, checked by
+`wapang verify` with pebble's root trusted. The step before the first real deploy."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from wapang.delivery.envfile import render_env_file, write_private_file
+from wapang.delivery.stack import (
+    DEPLOY,
+    PEBBLE_IMAGE,
+    Docker,
+    Rehearsal,
+    StackError,
+    build_images,
+    compose_args,
+    compose_env,
+    docker_client,
+    fetch_pebble_root,
+    prepare_host,
+    wait_for_issued_certificate,
+    with_env,
+)
+from wapang.delivery.verify import Policy, Target, render, run_checks
+
+REPOSITORY, TAG = "wapang-rehearsal", "local"
+console = Console()
+
+
+def rehearsal_env(domain: str) -> str:
+    """The .env CD would write, from throwaway secrets (the selfhost database)."""
+    return render_env_file(
+        {
+            "DB_HOST": "db",
+            "DB_USER": "wapang",
+            "DB_PASSWORD": secrets.token_urlsafe(18),
+            "DB_DATABASE": "wapang",
+            "ACCESS_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "REFRESH_TOKEN_SECRET": secrets.token_urlsafe(48),
+            "DOMAINS": domain,
+        }
+    )
+
+
+def standin_images(docker: Docker) -> dict[str, str]:
+    """Base images built without a registry (deploy/standins/build.sh: VAR=image lines)."""
+    result = subprocess.run(
+        [str(DEPLOY / "standins" / "build.sh")],
+        env={**docker.env, "DOCKER": docker.client},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise StackError(f"building the stand-in base images failed: {result.stderr.strip()}")
+    return dict(line.split("=", 1) for line in result.stdout.split())
+
+
+def rehearse_command(
+    keep: Annotated[bool, typer.Option(help="Leave the stack running afterwards.")] = False,
+    standins: Annotated[
+        bool,
+        typer.Option(help="No Docker Hub/ghcr.io: build the base images locally (debootstrap)."),
+    ] = False,
+    domain: Annotated[str, typer.Option(help="The local DNS name of the site.")] = (
+        "shop.wapang.example"
+    ),
+    http_port: Annotated[int, typer.Option(help="Loopback port for http.")] = 21080,
+    https_port: Annotated[int, typer.Option(help="Loopback port for https.")] = 21443,
+    acme_port: Annotated[int, typer.Option(help="Loopback port of pebble's management API.")] = (
+        21015
+    ),
+    directory: Annotated[
+        Path | None, typer.Option("--dir", help="The host directory (default: a temporary one).")
+    ] = None,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(help="CA bundle for PyPI inside the builds (a TLS-inspecting proxy's)."),
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the certificate.")] = 300,
+) -> None:
+    """Bring up the production stack locally with a throwaway CA, verify it, tear it down."""
+    docker = Docker(docker_client())
+    work = directory or Path(tempfile.mkdtemp(prefix="wapang-rehearsal-"))
+    work.chmod(0o755)  # bind-mounted pebble files are read by the containers' own users
+    base = standin_images(docker) if standins else {}
+    rehearsal = Rehearsal(
+        work,
+        domain,
+        http_port,
+        https_port,
+        acme_port,
+        pebble_image=base.get("PEBBLE_IMAGE", PEBBLE_IMAGE),
+        db_image=base.get("DB_IMAGE"),
+        project="wapang-rehearsal",
+        # Its own ledger: a rehearsal's orders never count against a real host's budget.
+        ledger_dir=work / "edge-ledger",
+    )
+    prepare_host(rehearsal)  # first: it chooses the selfhost profile compose_env reads
+    stack = with_env(docker, compose_env(rehearsal, REPOSITORY, TAG))
+    compose = [*compose_args(rehearsal)]
+    ok = False
+    try:
+        ok = _rehearse(docker, stack, compose, rehearsal, base, ca_bundle, timeout)
+    except StackError as error:
+        console.print(f"[bold red]FAIL[/bold red] {error}", highlight=False)
+    finally:
+        if keep:
+            console.print(f"kept running: {' '.join(['docker', *compose])} ps", highlight=False)
+        else:
+            stack.run(*compose, "down", "--volumes", "--timeout", "5", check=False)
+            if directory is None:
+                shutil.rmtree(work, ignore_errors=True)
+    raise typer.Exit(0 if ok else 1)
+
+
+def _rehearse(
+    docker: Docker,
+    stack: Docker,
+    compose: list[str],
+    rehearsal: Rehearsal,
+    base: dict[str, str],
+    ca_bundle: Path | None,
+    timeout: float,
+) -> bool:
+    console.print("building the three images from deploy/*.Dockerfile ...")
+    for build in build_images(docker, REPOSITORY, TAG, base, ca_bundle):
+        console.print(f"  {build.image}: {build.size_bytes / 1e6:.0f} MB in {build.seconds:.0f} s")
+    shutil.copy(DEPLOY / "compose.yaml", rehearsal.deploy_dir / "compose.yaml")
+    write_private_file(rehearsal.deploy_dir / ".env", rehearsal_env(rehearsal.domain))
+    stack.run(*compose, "up", "-d", "pebble", "pebble-staging")
+    fetch_pebble_root(rehearsal)
+    started = time.monotonic()
+    console.print("docker compose up (first start on an empty host) ...")
+    stack.run(*compose, "up", "-d", timeout=900)
+    wait_for_issued_certificate(rehearsal, timeout)
+    console.print(f"certificate from pebble after {time.monotonic() - started:.0f} s")
+    target = Target.from_url(rehearsal.url, "127.0.0.1", rehearsal.http_port, rehearsal.root_file)
+    report = run_checks(target, Policy())
+    render(report, console)
+    return report.ok
