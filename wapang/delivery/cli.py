@@ -10,8 +10,10 @@ import typer
 from rich.console import Console
 
 from wapang.delivery.envfile import (
+    CHART_SETTINGS_PATH,
     ENV_EXAMPLE_PATH,
     EnvFileError,
+    render_chart_settings,
     render_env_example,
     render_env_file,
     render_secrets_markdown,
@@ -34,15 +36,30 @@ def env_example(
     ] = False,
 ) -> None:
     """Generate deploy/.env.example from the settings models."""
-    text = render_env_example()
+    _write_or_check(output, render_env_example(), "wapang config env-example", check)
+
+
+def _write_or_check(output: Path, text: str, command: str, check: bool) -> None:
     if check:
         current = output.read_text(encoding="utf-8") if output.is_file() else ""
         if current != text:
-            errors.print(f"{output} is stale: run `wapang config env-example`.")
+            errors.print(f"{output} is stale: run `{command}`.")
             raise typer.Exit(1)
         return
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
     errors.print(f"wrote {output}")
+
+
+@config_app.command("chart-settings")
+def chart_settings_file(
+    output: Annotated[Path, typer.Option(help="Where to write it.")] = CHART_SETTINGS_PATH,
+    check: Annotated[
+        bool, typer.Option("--check", help="Exit 1 if the file is stale instead of writing it.")
+    ] = False,
+) -> None:
+    """Generate the Helm chart's list of Secret keys (files/settings.json) from the models."""
+    _write_or_check(output, render_chart_settings(), "wapang config chart-settings", check)
 
 
 @config_app.command("secrets")

@@ -4,7 +4,9 @@ HTTPS edge), never listed by hand.
 
 Everything downstream is generated from or checked against `deploy_variables()`:
 `deploy/.env.example`, the GitHub secrets list in deploy/DEPLOY.md, the `.env` that CD writes, and
-the compose file's `env_file`/`environment` entries (tests/delivery/test_contract.py).
+the compose file's `env_file`/`environment` entries, and the Kubernetes chart's Secret
+(`chart_settings()`, written to deploy/kubernetes/wapang/files/settings.json) — all checked by
+tests/delivery/test_contract.py and tests/kubernetes/.
 """
 
 from __future__ import annotations
@@ -93,6 +95,22 @@ def secret_names() -> list[str]:
     """The repository secrets CD reads, `.env` values first, then the workflow's own."""
     names = [variable.name for variable in deploy_variables() if variable.from_secret]
     return names + [secret.name for secret in DELIVERY_SECRETS]
+
+
+def chart_settings() -> list[dict[str, str | bool | None]]:
+    """What the Helm chart's Secret holds: every API variable, in model order. The chart reads
+    this list (files/settings.json) instead of naming the keys itself. The edge's variables are
+    not there: on Kubernetes cert-manager and the Gateway replace nginx and certbot."""
+    return [
+        {
+            "name": variable.name,
+            "required": variable.required_in_prod and variable.production_value is None,
+            "production_value": variable.production_value,
+            "description": variable.description,
+        }
+        for variable in deploy_variables()
+        if variable.consumer is Consumer.API
+    ]
 
 
 def _api_variables() -> list[DeployVariable]:

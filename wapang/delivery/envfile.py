@@ -3,6 +3,7 @@ that CD writes on the runner from repository secrets, all from `contract.deploy_
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -12,10 +13,13 @@ from wapang.delivery.contract import (
     DELIVERY_SECRETS,
     Consumer,
     DeployVariable,
+    chart_settings,
     deploy_variables,
 )
 
-ENV_EXAMPLE_PATH = Path(__file__).resolve().parents[2] / "deploy" / ".env.example"
+DEPLOY_DIR = Path(__file__).resolve().parents[2] / "deploy"
+ENV_EXAMPLE_PATH = DEPLOY_DIR / ".env.example"
+CHART_SETTINGS_PATH = DEPLOY_DIR / "kubernetes" / "wapang" / "files" / "settings.json"
 
 # docker compose's env_file, `docker run --env-file` and python-dotenv (check-config) disagree on
 # quotes, `$` interpolation, `#` comments and surrounding spaces. A value free of those reads the
@@ -52,6 +56,11 @@ def render_env_example(variables: list[DeployVariable] | None = None) -> str:
         blocks.append(f"# ---- {title} ----\n")
         blocks += [_example_entry(v) for v in variables if v.consumer is consumer]
     return "\n".join(blocks)
+
+
+def render_chart_settings() -> str:
+    """deploy/kubernetes/wapang/files/settings.json: the keys of the chart's Secret."""
+    return json.dumps(chart_settings(), indent=2) + "\n"
 
 
 def _example_entry(variable: DeployVariable) -> str:

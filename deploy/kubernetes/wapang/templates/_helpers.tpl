@@ -1,0 +1,54 @@
+{{- define "wapang.fullname" -}}
+{{- printf "%s-wapang" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "wapang.labels" -}}
+app.kubernetes.io/name: wapang
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Values.image.tag | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "wapang.selector" -}}
+app.kubernetes.io/name: wapang
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: api
+{{- end -}}
+
+{{- define "wapang.image" -}}
+{{- $tag := required "image.tag is required: the git SHA CD tagged the image with" .Values.image.tag -}}
+{{- printf "%s/%s:%s" .Values.image.registry .Values.image.repository $tag -}}
+{{- end -}}
+
+{{- define "wapang.secretName" -}}
+{{- .Values.existingSecret | default (printf "%s-settings" (include "wapang.fullname" .)) -}}
+{{- end -}}
+
+{{- define "wapang.gatewayNamespace" -}}
+{{- .Values.gateway.namespace | default .Release.Namespace -}}
+{{- end -}}
+
+{{- define "wapang.issuerName" -}}
+{{- printf "%s-letsencrypt-%s" (include "wapang.fullname" .) .Values.certManager.issuer -}}
+{{- end -}}
+
+{{- define "wapang.tlsSecretName" -}}
+{{- printf "%s-tls" (include "wapang.fullname" .) -}}
+{{- end -}}
+
+{{/* The pod security every wapang container runs with: the image's uid 10001, nothing else. */}}
+{{- define "wapang.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "wapang.containerSecurity" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
