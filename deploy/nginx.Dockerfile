@@ -12,7 +12,7 @@ FROM ${NGINX_IMAGE}
 # The base's own server blocks would clash with ours (a second default server on :80).
 RUN rm -rf /etc/nginx/conf.d/* /etc/nginx/sites-enabled
 COPY deploy/nginx/nginx.conf /etc/nginx/nginx.conf
-COPY deploy/nginx/templates/ /etc/nginx/templates/
+COPY wapang/edge/nginx_templates/ /etc/nginx/templates/
 COPY deploy/nginx/entrypoint.d/ /docker-entrypoint.d/
 COPY deploy/nginx/entrypoint /usr/local/bin/wapang-nginx-entrypoint
 EXPOSE 80 443

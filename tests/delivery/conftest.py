@@ -1,5 +1,5 @@
 """Fixtures for `wapang verify`: a real uvicorn app (SQLite, or a MySQL that is down) and real
-nginx instances rendered from deploy/nginx/templates, all on free loopback ports, stopped by PID."""
+nginx instances rendered from the package's templates, on free loopback ports, stopped by PID."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`wapang verify` against real nginx (deploy/nginx/templates) in front of the real API, on
+"""`wapang verify` against real nginx (wapang/edge/nginx_templates) in front of the real API, on
 loopback: it passes on a good deploy and fails, with the reason, on each broken one."""
 
 from __future__ import annotations

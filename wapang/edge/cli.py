@@ -290,7 +290,7 @@ def render_nginx(
         typer.Option(help="Also write conf/nginx.conf to run nginx unprivileged with -p OUTPUT"),
     ] = False,
 ) -> None:
-    """Render deploy/nginx/templates with the current settings (what the image does)."""
+    """Render the package's nginx templates with the current settings (what the image does)."""
     settings = _settings()
     try:
         if loopback_prefix:

@@ -1,4 +1,4 @@
-"""Render the nginx templates in deploy/nginx/, test configs with `nginx -t`, and reload.
+"""Render the nginx templates (package data), test configs with `nginx -t`, and reload.
 
 The renderer fills the very same `${EDGE_*}` template files the official nginx image renders
 with envsubst, so the tests exercise the production config with loopback ports and paths.
@@ -16,7 +16,8 @@ from pathlib import Path
 from wapang.edge.errors import NginxConfigError, NginxReloadError, TemplateError
 from wapang.edge.settings import EdgeSettings
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "templates"
+# Package data, so an installed wapang renders without a checkout; the nginx image COPYs it.
+TEMPLATE_DIR = Path(__file__).resolve().parent / "nginx_templates"
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 NGINX_TIMEOUT_SECONDS = 30
 

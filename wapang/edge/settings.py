@@ -114,7 +114,7 @@ class EdgeSettings(BaseSettings):
     proxy_connect_timeout: str = "5s"
     proxy_read_timeout: str = "60s"
 
-    nginx_template_dir: Path | None = None  # default: deploy/nginx/templates of this checkout
+    nginx_template_dir: Path | None = None  # default: the package's wapang/edge/nginx_templates
     nginx_reload: Literal["marker", "command"] = Field(
         "marker", description="marker (the nginx container watches a file) or command"
     )
