@@ -7,7 +7,7 @@ import os
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from wapang.edge.nginx import TEMPLATE_DIR, write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 SITE = "shop.wapang.example"  # email_validator refuses .test addresses for the sign-up
+UPSTREAM_LINE = "server ${EDGE_UPSTREAM} max_fails=0;"
 HSTS_LINE = 'add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;'
 
 
@@ -119,12 +120,15 @@ EdgeStarter = Callable[..., LocalEdge]
 
 @pytest.fixture
 def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[EdgeStarter]:
-    """start_edge(tls_dir, upstream_port, hsts=True) -> nginx serving that certificate."""
+    """start_edge(tls_dir, upstream_port, hsts=True, replica_ports=()) -> nginx serving that
+    certificate, proxying to the app on upstream_port (and to each replica port besides)."""
     binary = nginx_binary()
     require(binary is not None, "nginx")
     started: list[Service] = []
 
-    def start(tls_dir: Path, upstream_port: int, hsts: bool = True) -> LocalEdge:
+    def start(
+        tls_dir: Path, upstream_port: int, hsts: bool = True, replica_ports: Sequence[int] = ()
+    ) -> LocalEdge:
         base = make_private_dir(delivery_root, f"{request.node.name[:50]}-{len(started)}")
         settings = EdgeSettings(
             domains=[SITE],
@@ -134,7 +138,7 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
             upstream=f"{LOOPBACK}:{upstream_port}",
             webroot=make_private_dir(base, "webroot"),
             edge_state_dir=make_private_dir(base, "state"),
-            nginx_template_dir=template_dir(base, hsts),
+            nginx_template_dir=template_dir(base, hsts, [f"{LOOPBACK}:{p}" for p in replica_ports]),
         )
         settings.tls_dir.symlink_to(tls_dir)
         main = write_loopback_config(settings, base / "nginx")
@@ -164,15 +168,21 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
         service.stop()
 
 
-def template_dir(base: Path, hsts: bool) -> Path:
-    """The production templates, or a copy without the HSTS header (the misconfiguration)."""
-    if hsts:
+def template_dir(base: Path, hsts: bool, replicas: Sequence[str] = ()) -> Path:
+    """The production templates, or a copy without the HSTS header (the misconfiguration), or
+    with more app servers in the upstream: what `app:8000` resolving to several containers of
+    a scaled compose service gives nginx."""
+    if hsts and not replicas:
         return TEMPLATE_DIR
     copy = make_private_dir(base, "templates")
     for template in TEMPLATE_DIR.glob("*.template"):
         text = template.read_text()
         assert HSTS_LINE in text, "the HSTS line of the template changed: update HSTS_LINE"
-        (copy / template.name).write_text(text.replace(HSTS_LINE, ""))
+        assert UPSTREAM_LINE in text, "the upstream server line changed: update UPSTREAM_LINE"
+        if not hsts:
+            text = text.replace(HSTS_LINE, "")
+        more = "".join(f"\n    server {replica} max_fails=0;" for replica in replicas)
+        (copy / template.name).write_text(text.replace(UPSTREAM_LINE, UPSTREAM_LINE + more))
     return copy
 
 
