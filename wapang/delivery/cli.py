@@ -26,14 +26,15 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 errors = Console(stderr=True)
+CheckOnly = Annotated[
+    bool, typer.Option("--check", help="Exit 1 if the file is stale instead of writing it.")
+]
 
 
 @config_app.command("env-example")
 def env_example(
     output: Annotated[Path, typer.Option(help="Where to write it.")] = ENV_EXAMPLE_PATH,
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if the file is stale instead of writing it.")
-    ] = False,
+    check: CheckOnly = False,
 ) -> None:
     """Generate deploy/.env.example from the settings models."""
     _write_or_check(output, render_env_example(), "wapang config env-example", check)
@@ -54,9 +55,7 @@ def _write_or_check(output: Path, text: str, command: str, check: bool) -> None:
 @config_app.command("chart-settings")
 def chart_settings_file(
     output: Annotated[Path, typer.Option(help="Where to write it.")] = CHART_SETTINGS_PATH,
-    check: Annotated[
-        bool, typer.Option("--check", help="Exit 1 if the file is stale instead of writing it.")
-    ] = False,
+    check: CheckOnly = False,
 ) -> None:
     """Generate the Helm chart's list of Secret keys (files/settings.json) from the models."""
     _write_or_check(output, render_chart_settings(), "wapang config chart-settings", check)
