@@ -181,7 +181,7 @@ def main() -> int:
             targets["edge"] = edge
 
         (work / "credentials.json").write_text(json.dumps(credentials))
-        explains = {"10k": _explain(admin, plans)}
+        explains = {"10k": _explain(admin, plans, scenarios)}
         results = _measure(arguments, scenarios, bodies, targets, work)
         memory = cpu.rss_mib(app.process.pid)
         print(f"== app processes' RSS after the run (MiB): {memory}", flush=True)
@@ -426,8 +426,6 @@ def _plans(
             raise RuntimeError(f"{name}: the app in-process answered other JSON than served")
         plan = sqlplan.derive_plan(captured[name])
         entries = sqlplan.plan_to_json(plan)
-        for entry, (_, example) in zip(entries, captured[name][0]["statements"], strict=True):
-            entry["example"] = example  # for EXPLAIN
         plans[name] = {"plan": entries, "shape": shape}
         for statement in plan:
             print(f"   {name} SQL: {statement.sql.split()[:2]}… params {statement.sources}")
@@ -453,21 +451,30 @@ def _check_db_ceiling(url: str, answers: Answers) -> None:
     )
 
 
-def _explain(admin: Admin, plans: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
-    """EXPLAIN of each statement of the items search and a store's items, with the parameters
-    of their first pre-flight request."""
+def _explain(
+    admin: Admin, plans: dict[str, dict[str, Any]], scenarios: list[Scenario]
+) -> dict[str, list[Any]]:
+    """EXPLAIN of each statement the items search and a store's items send, with the
+    parameters of the scenario's first request."""
+    wanted = {SCALED.get(name, name): name for name in (ITEMS, STORE_ITEMS)}
+    wanted.update({name: name for name in (ITEMS, STORE_ITEMS)})
     connection = admin.connect(seeding.DATABASE)
     found: dict[str, list[Any]] = {}
     try:
         with connection.cursor() as cursor:
-            for name in (ITEMS, STORE_ITEMS):
-                if name not in plans:
+            for scenario in scenarios:
+                base = wanted.get(scenario.name)
+                if base is None or base not in plans:
                     continue
-                found[name] = []
-                for entry in plans[name]["plan"]:
-                    cursor.execute("EXPLAIN " + entry["sql"], entry.get("example", ()))
+                plan = sqlplan.plan_from_json(plans[base]["plan"])
+                _, path, token, _ = scenario.requests[0]
+                found[base] = []
+                for statement, values in zip(
+                    plan, sqlplan.parameters(plan, path, token), strict=True
+                ):
+                    cursor.execute("EXPLAIN " + statement.sql, values)
                     columns = [column[0] for column in cursor.description]
-                    found[name].append([dict(zip(columns, row, strict=True)) for row in cursor])
+                    found[base].append([dict(zip(columns, row, strict=True)) for row in cursor])
     finally:
         connection.close()
     return found
@@ -639,7 +646,6 @@ def _scale(
     t0 = time.monotonic()
     grown = seeding.grow(admin, rng, SCALE_ITEMS)
     print(f"   {grown.items:,} items in {time.monotonic() - t0:.0f}s", flush=True)
-    explains["1m"] = _explain(admin, plans)
     scenarios = [
         Scenario(
             SCALED[ITEMS],
@@ -652,6 +658,7 @@ def _scale(
             _store_listings(grown.store_ids),
         ),
     ]
+    explains["1m"] = _explain(admin, plans, scenarios)
     _preflight(targets["app"].url, scenarios)
     return _measure(arguments, scenarios, {}, targets, work)
 
