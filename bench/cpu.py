@@ -39,9 +39,16 @@ def _processes() -> dict[int, tuple[int, float, str]]:
 
 
 def mariadb_pid() -> int | None:
+    """The host's MariaDB: a container's (the stack tests run one) is in another mount
+    namespace."""
+    ours = os.stat("/proc/self/ns/mnt").st_ino
     for pid, (_, _, name) in _processes().items():
         if name in ("mariadbd", "mysqld"):
-            return pid
+            try:
+                if os.stat(f"/proc/{pid}/ns/mnt").st_ino == ours:
+                    return pid
+            except OSError:
+                continue
     return None
 
 
