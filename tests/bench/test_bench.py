@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
+import subprocess
 import sys
 from dataclasses import dataclass
 
 import pytest
 
 from bench import __main__ as bench
-from bench import dbceiling, goals, seed, sqlplan
+from bench import cpu, dbceiling, goals, seed, sqlplan
 
 
 def test_cli_parses_its_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,3 +183,15 @@ def test_goals_of_writes_scale_and_errors() -> None:
     assert verdicts["hot_item: 64 conns on one item: no error, p99 <= 200 ms"] is False
     assert verdicts["orders at 16 conns: no error, p99 <= 50 ms"] is True
     assert verdicts["zero errors in every run"] is False
+
+
+def test_rss_lists_a_process_and_its_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = cpu.rss_mib(os.getpid())
+        assert any(key.startswith(f"{os.getpid()} ") for key in found)
+        assert any(key.startswith(f"{child.pid} ") for key in found)
+        assert all(mib > 0 for mib in found.values())
+    finally:
+        child.kill()
+        child.wait()
