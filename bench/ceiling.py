@@ -61,17 +61,20 @@ def _load() -> FastAPI:
 app = _load()
 
 
-def main() -> None:
+def serve(app_path: str, description: str | None) -> None:
+    """`--port P --workers N`: uvicorn with the app's server settings."""
     import uvicorn
 
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
-    uvicorn.run(
-        "bench.ceiling:app", port=arguments.port, workers=arguments.workers, **SERVER_OPTIONS
-    )
+    uvicorn.run(app_path, port=arguments.port, workers=arguments.workers, **SERVER_OPTIONS)
+
+
+def main() -> None:
+    serve("bench.ceiling:app", __doc__)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,16 @@ def _processes() -> dict[int, tuple[int, float, str]]:
 
 
 def mariadb_pid() -> int | None:
+    """The host's MariaDB: a container's (the stack tests run one) is in another mount
+    namespace."""
+    ours = os.stat("/proc/self/ns/mnt").st_ino
     for pid, (_, _, name) in _processes().items():
         if name in ("mariadbd", "mysqld"):
-            return pid
+            try:
+                if os.stat(f"/proc/{pid}/ns/mnt").st_ino == ours:
+                    return pid
+            except OSError:
+                continue
     return None
 
 
@@ -80,3 +87,26 @@ def cores_used(before: Sample, after: Sample) -> dict[str, float]:
     used["bench"] = used.get("bench", 0.0) + after.reaped - before.reaped
     used["other"] = max(0.0, (after.busy - before.busy) - sum(used.values()))
     return {name: round(max(0.0, seconds) / wall, 2) for name, seconds in used.items()}
+
+
+def rss_mib(root: int) -> dict[str, float]:
+    """Resident memory of `root` and of each of its descendants (uvicorn's supervisor and its
+    workers), in MiB: `"<pid> <name>": MiB`."""
+    processes = _processes()
+    tree, frontier = [root], [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _, _) in processes.items() if ppid == parent]
+        tree += children
+        frontier += children
+    found = {}
+    for pid in tree:
+        try:
+            status = PROC.joinpath(str(pid), "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                name = processes.get(pid, (0, 0.0, "?"))[2]
+                found[f"{pid} {name}"] = round(int(line.split()[1]) / 1024, 1)
+    return found

@@ -185,55 +185,18 @@ def _seed(connection: Connection, rng: random.Random) -> Dataset:
     # Users: a few with their own hash (they sign in), the rest share one to keep seeding fast.
     own_hashes = [anyio.run(hash_password, PASSWORD) for _ in range(SIGN_IN_USERS)]
     shared_hash = anyio.run(hash_password, PASSWORD)
-    users = []
-    for number in range(USERS):
-        users.append(
-            {
-                "id": _uuid(rng),
-                "email": f"user{number:04d}@bench.example.com",
-                "hashed_password": own_hashes[number] if number < SIGN_IN_USERS else shared_hash,
-                "nickname": f"shopper{number:04d}",
-                "address": f"서울시 관악구 {rng.randrange(1, 999)}",
-                "phone_number": _phone(rng.randrange(10**8)) if number % 3 else None,
-                "created_at": _when(rng, now, 730),
-            }
-        )
+    hashes = own_hashes + [shared_hash] * (USERS - SIGN_IN_USERS)
+    users = _users(rng, now, range(USERS), hashes)
     _insert(connection, "users", users)
     data.sign_in_emails = [user["email"] for user in users[:SIGN_IN_USERS]]
 
     # Stores: owned by the last STORES users, so the sign-in users are plain shoppers.
-    stores = []
-    for number, owner in enumerate(users[-STORES:]):
-        stores.append(
-            {
-                "id": _uuid(rng),
-                "owner_id": owner["id"],
-                "store_name": f"bench store {number:03d}",
-                "address": f"서울시 강남구 테헤란로 {number + 1}",
-                "email": f"store{number:03d}@bench.example.com",
-                "phone_number": _phone(50_000_000 + number),
-                "delivery_fee": rng.randrange(0, 6) * 500,
-                "created_at": _when(rng, now, 700),
-            }
-        )
+    stores = _stores(rng, now, users[-STORES:], 0)
     _insert(connection, "stores", stores)
     data.store_ids = [store["id"] for store in stores]
 
     # Items: random prices, about 10% out of stock, 1% deleted.
-    items = []
-    for store in stores:
-        for _ in range(ITEMS_PER_STORE):
-            items.append(
-                {
-                    "id": _uuid(rng),
-                    "store_id": store["id"],
-                    "item_name": " ".join(rng.sample(WORDS, 3))[:50],
-                    "price": rng.randrange(100, 1_000_000),
-                    "stock": 0 if rng.random() < 0.1 else rng.randrange(1, 500),
-                    "created_at": _when(rng, now, 600),
-                    "deleted_at": None,
-                }
-            )
+    items = _items(rng, now, stores)
     shuffled = items[:]
     rng.shuffle(shuffled)
     order_items = shuffled[:ORDER_ITEMS]
@@ -336,6 +299,100 @@ def _seed(connection: Connection, rng: random.Random) -> Dataset:
         "order_lines": len(order_lines),
     }
     return data
+
+
+def _users(
+    rng: random.Random, now: datetime, numbers: range, hashes: list[str]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": _uuid(rng),
+            "email": f"user{number:04d}@bench.example.com",
+            "hashed_password": hashed,
+            "nickname": f"shopper{number:04d}",
+            "address": f"서울시 관악구 {rng.randrange(1, 999)}",
+            "phone_number": _phone(rng.randrange(10**8)) if number % 3 else None,
+            "created_at": _when(rng, now, 730),
+        }
+        for number, hashed in zip(numbers, hashes, strict=True)
+    ]
+
+
+def _stores(
+    rng: random.Random, now: datetime, owners: list[dict[str, Any]], first: int
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": _uuid(rng),
+            "owner_id": owner["id"],
+            "store_name": f"bench store {number:03d}",
+            "address": f"서울시 강남구 테헤란로 {number + 1}",
+            "email": f"store{number:03d}@bench.example.com",
+            "phone_number": _phone(50_000_000 + number),
+            "delivery_fee": rng.randrange(0, 6) * 500,
+            "created_at": _when(rng, now, 700),
+        }
+        for number, owner in enumerate(owners, start=first)
+    ]
+
+
+def _items(rng: random.Random, now: datetime, stores: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """ITEMS_PER_STORE items per store: random prices, about 10% out of stock."""
+    return [
+        {
+            "id": _uuid(rng),
+            "store_id": store["id"],
+            "item_name": " ".join(rng.sample(WORDS, 3))[:50],
+            "price": rng.randrange(100, 1_000_000),
+            "stock": 0 if rng.random() < 0.1 else rng.randrange(1, 500),
+            "created_at": _when(rng, now, 600),
+            "deleted_at": None,
+        }
+        for store in stores
+        for _ in range(ITEMS_PER_STORE)
+    ]
+
+
+@dataclass
+class Grown:
+    store_ids: list[str]
+    price_windows: list[tuple[int, int]]
+    items: int
+
+
+def grow(admin: Admin, rng: random.Random, items: int) -> Grown:
+    """More stores of ITEMS_PER_STORE items each (and their owners), until the database holds
+    `items` items: the same distribution as `seed` (prices, out of stock, 1% deleted), so a
+    store's listing and a price window keep their size. Returns the scenarios' new inputs."""
+    engine = create_engine(admin.url(DATABASE))
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as connection:
+            have = connection.exec_driver_sql("SELECT COUNT(*) FROM stores").scalar_one()
+            shared = connection.exec_driver_sql(
+                "SELECT hashed_password FROM users LIMIT 1"
+            ).scalar_one()
+            wanted = items // ITEMS_PER_STORE
+            for first in range(have, wanted, 1_000):
+                count = min(1_000, wanted - first)
+                owners = _users(
+                    rng, now, range(10**6 + first, 10**6 + first + count), [shared] * count
+                )
+                stores = _stores(rng, now, owners, first)
+                rows = _items(rng, now, stores)
+                for row in rng.sample(rows, len(rows) // 100):
+                    row["deleted_at"] = _when(rng, now, 30)
+                _insert(connection, "users", owners)
+                _insert(connection, "stores", stores)
+                _insert(connection, "items", rows)
+            connection.exec_driver_sql("ANALYZE TABLE items, stores")
+            listed = connection.exec_driver_sql("SELECT price, stock, deleted_at FROM items").all()
+            store_ids = list(connection.exec_driver_sql("SELECT id FROM stores").scalars())
+            total = len(listed)
+    finally:
+        engine.dispose()
+    prices = [{"price": p, "stock": s, "deleted_at": d} for p, s, d in listed]
+    return Grown(sorted(rng.sample(store_ids, STORES)), _price_windows(prices, rng), total)
 
 
 def _price_windows(items: list[dict[str, Any]], rng: random.Random) -> list[tuple[int, int]]:

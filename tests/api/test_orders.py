@@ -258,6 +258,22 @@ async def test_order_is_all_or_nothing(client: httpx.AsyncClient) -> None:
     assert await my_orders(buyer) == []
 
 
+async def test_a_total_beyond_bigint_is_err_003_after_the_stock_check(
+    client: httpx.AsyncClient,
+) -> None:
+    most = 2**31 - 1  # three lines of the largest price and quantity total more than 2**63 - 1
+    _, _, big = await open_shop(client, *((f"큰것{n}", most, most) for n in range(3)))
+    _, _, (short,) = await open_shop(client, ("모자람", most, most - 1))
+    buyer = await sign_up(client)
+    first, second, third = (item["id"] for item in big)
+
+    assert_error(await buyer.order((first, most), (second, most), (third, most)), *ERR_003)
+    short_and_huge = await buyer.order((first, most), (second, most), (short["id"], most))
+    assert_error(short_and_huge, *ERR_017)
+    assert await stock_of(client, first) == most
+    assert await my_orders(buyer) == []
+
+
 # -- GET /api/orders/{order_id} -------------------------------------------------------------
 
 

@@ -3,13 +3,18 @@ exactly the promised number of items, and wrk's figures are read right."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import random
+import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 
 from bench import __main__ as bench
-from bench import seed
+from bench import cpu, dbceiling, goals, seed, sqlplan
 
 
 def test_cli_parses_its_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,3 +66,132 @@ def test_wrk_figures_count_every_error() -> None:
     assert (figures.p50_ms, figures.p99_ms) == (1.5, 9.0)
     assert figures.errors == 6
     assert figures.error_detail == {"read": 1, "timeout": 2, "http_503": 3}
+
+
+def _token(claims: dict[str, object]) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"eyJhbGciOiJIUzI1NiJ9.{payload}.signature"
+
+
+SEARCH = "SELECT items.id FROM items WHERE items.price >= %s AND items.price <= %s AND stock > %s"
+
+
+def test_a_plan_binds_each_parameter_from_the_request_that_gave_it() -> None:
+    captures = [
+        {
+            "path": f"/api/items?min_price={low}&max_price={high}&in_stock=true",
+            "token": "",
+            "statements": [[SEARCH, [low, high, 0]]],
+        }
+        for low, high in ((10, 20), (30, 45))
+    ]
+    plan = sqlplan.derive_plan(captures)
+    assert plan[0].sources == (("query_int", "min_price"), ("query_int", "max_price"), ("const", 0))
+    assert sqlplan.parameters(plan, "/api/items?min_price=7&max_price=9&in_stock=true", "") == [
+        (7, 9, 0)
+    ]
+
+
+def test_a_plan_reads_path_segments_and_the_token_subject() -> None:
+    lookup, listing = "SELECT 1 FROM items WHERE id = %s", "SELECT * FROM reviews WHERE x = %s"
+    captures = [
+        {
+            "path": f"/api/items/{item}/reviews",
+            "token": _token({"sub": user}),
+            "statements": [[lookup, [item]], [listing, [user]]],
+        }
+        for item, user in (("a-1", "u-1"), ("b-2", "u-2"))
+    ]
+    plan = sqlplan.derive_plan(captures)
+    assert [statement.sources for statement in plan] == [(("path", 2),), (("subject",),)]
+    assert sqlplan.parameters(plan, "/api/items/c-3/reviews", _token({"sub": "u-3"})) == [
+        ("c-3",),
+        ("u-3",),
+    ]
+    again = sqlplan.plan_from_json(json.loads(json.dumps(sqlplan.plan_to_json(plan))))
+    assert again == plan
+
+
+def test_a_plan_refuses_what_it_cannot_explain() -> None:
+    def capture(path: str, value: int, sql: str = SEARCH) -> dict[str, object]:
+        return {"path": path, "token": "", "statements": [[sql, [value]]]}
+
+    with pytest.raises(sqlplan.PlanError, match="varies"):
+        sqlplan.derive_plan([capture("/a?x=1", 5), capture("/a?x=2", 6)])
+    with pytest.raises(sqlplan.PlanError, match="different statements"):
+        sqlplan.derive_plan([capture("/a?x=1", 1), capture("/a?x=2", 2, "SELECT 2")])
+
+
+def test_the_database_ceiling_shapes_rows_as_the_response_models() -> None:
+    columns = ["id", "writer_id", "nickname", "rating", "comment"]
+    rows = [("r1", "w1", "kim", 5, "좋아요")]
+    shape = bench.SHAPES[goals.ITEM_REVIEWS]
+    assert dbceiling.shape_rows(shape, columns, rows) == [
+        {"review_id": "r1", "writer_nickname": "kim", "rating": 5, "comment": "좋아요"}
+    ]
+    me = bench.SHAPES[goals.USERS_ME]
+    user = ["id", "email", "hashed_password", "nickname", "address", "phone_number"]
+    assert dbceiling.shape_rows(me, user, []) is None
+    assert dbceiling.shape_rows(me, user, [("u", "e", "h", None, "a", "p")]) == {
+        "id": "u",
+        "email": "e",
+        "nickname": None,
+        "address": "a",
+        "phone_number": "p",
+    }
+    assert dbceiling.encode([{"a": "좋아요"}]) == '[{"a":"좋아요"}]'.encode()
+
+
+@dataclass
+class _Figures:
+    rps: float
+    p50_ms: float = 10.0
+    p99_ms: float = 20.0
+    errors: int = 0
+
+
+def test_goals_compare_each_read_with_its_database_ceiling_and_its_own_tail() -> None:
+    runs = {
+        goals.ITEMS: goals.Run(_Figures(600), _Figures(1000)),
+        goals.USERS_ME: goals.Run(_Figures(499, p50_ms=10, p99_ms=31), _Figures(1000)),
+        goals.ITEMS_EDGE: goals.Run(_Figures(509)),
+        goals.ITEMS_STORM: goals.Run(_Figures(481)),
+    }
+    evaluated = goals.evaluate(runs)
+    passed = {goal["goal"]: goal["passed"] for goal in evaluated}
+    assert passed["items_filtered: >= 60% of the database ceiling's req/s"] is True
+    assert passed["users_me: >= 50% of the database ceiling's req/s"] is False
+    assert passed["users_me: p99 <= 3 x p50"] is False
+    assert passed["items_filtered: p99 <= 3 x p50"] is True
+    assert passed["items through nginx + TLS: >= 85% of items alone"] is False
+    assert passed["items during 4 sign-ins/s: >= 80% of items alone"] is True
+    assert passed["zero errors in every run"] is True
+
+
+def test_goals_of_writes_scale_and_errors() -> None:
+    runs = {
+        goals.ITEMS: goals.Run(_Figures(600, p50_ms=20), extra_errors=1),
+        goals.SCALED[goals.ITEMS]: goals.Run(_Figures(500, p50_ms=30)),
+        goals.STORE_ITEMS: goals.Run(_Figures(600, p50_ms=20)),
+        goals.SCALED[goals.STORE_ITEMS]: goals.Run(_Figures(500, p50_ms=31)),
+        goals.HOT_ITEM: goals.Run(_Figures(100, p99_ms=150, errors=2)),
+        goals.ORDERS: goals.Run(_Figures(100, p99_ms=50)),
+    }
+    verdicts = {goal["goal"]: goal["passed"] for goal in goals.evaluate(runs)}
+    assert verdicts["items_filtered at 1M items: p50 <= 1.5 x p50 at 10k"] is True
+    assert verdicts["store_items at 1M items: p50 <= 1.5 x p50 at 10k"] is False
+    assert verdicts["hot_item: 64 conns on one item: no error, p99 <= 200 ms"] is False
+    assert verdicts["orders at 16 conns: no error, p99 <= 50 ms"] is True
+    assert verdicts["zero errors in every run"] is False
+
+
+def test_rss_lists_a_process_and_its_children() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        found = cpu.rss_mib(os.getpid())
+        assert any(key.startswith(f"{os.getpid()} ") for key in found)
+        assert any(key.startswith(f"{child.pid} ") for key in found)
+        assert all(mib > 0 for mib in found.values())
+    finally:
+        child.kill()
+        child.wait()

@@ -12,7 +12,7 @@ from wapang.items.errors import ItemNotFound, NotYourItem
 from wapang.items.models import Item
 from wapang.items.schemas import ItemCreate, ItemUpdate
 from wapang.stores.models import Store
-from wapang.stores.service import get_store, require_own_store, store_of
+from wapang.stores.service import require_own_store, require_store, store_of
 from wapang.users.models import User
 
 
@@ -69,14 +69,14 @@ async def remove_item(session: AsyncSession, owner: User, item_id: str) -> None:
 
 
 async def items_of_store(session: AsyncSession, store_id: str) -> list[dict[str, Any]]:
-    await get_store(session, store_id)
+    await require_store(session, store_id)
     return _dicts(await session.execute(_STORE_LISTING, {"store_id": store_id}))
 
 
 async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[str, Any]]:
     """`ListedItemOut` fields of the live items that match, oldest first."""
     if where.store_id is not None:
-        await get_store(session, where.store_id)
+        await require_store(session, where.store_id)
     statement = _search_statement(
         where.store_id is not None,
         where.min_price is not None,

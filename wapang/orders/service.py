@@ -36,15 +36,15 @@ async def place_order(
     """All or nothing: every item must exist, then every quantity must be in stock.
 
     On any error the request's transaction is rolled back (database.py), so nothing changes.
-    The happy path costs four statements: the stock update, the snapshot and two inserts.
+    The happy path costs four statements: the snapshot, two inserts and the stock update. The
+    stock update comes last, so an item's row stays locked only from it to the commit: orders
+    of one popular item queue on that lock one round trip each, not four.
     """
     quantities = merge_quantities(requested)
-    if not await _take_stock(session, quantities):
-        await _require_live_items(session, quantities.keys())
-        raise NotEnoughStock()
     lines = await _snapshot(session, quantities)
     priced = price_lines(lines)
     if priced.total_price > BIGINT_MAX:
+        await _take_stock_or_raise(session, quantities)  # "not enough stock" outranks it
         raise InvalidFieldFormat()
     order_id, status = new_id(), OrderStatus.ORDERED.value
     await session.execute(
@@ -63,6 +63,7 @@ async def place_order(
             for position, line in enumerate(lines)
         ],
     )
+    await _take_stock_or_raise(session, quantities)
     return OrderOut(order_id=order_id, status=status, **priced.model_dump())
 
 
@@ -76,6 +77,12 @@ async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) ->
     )
     if set(found.all()) != wanted:
         raise ItemNotFound()
+
+
+async def _take_stock_or_raise(session: AsyncSession, quantities: dict[str, int]) -> None:
+    if not await _take_stock(session, quantities):
+        await _require_live_items(session, quantities.keys())  # deleted since the snapshot
+        raise NotEnoughStock()
 
 
 async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> bool:
@@ -96,7 +103,9 @@ async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> bool
 
 
 async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[PricedLine]:
-    """The ordered items as they are now: their rows are locked by the stock update."""
+    """The ordered live items as they are now (ItemNotFound if one is not). An edit that
+    commits between this read and the stock update is not in the snapshot: the order is priced
+    as the item was when the order was placed, and a deletion fails the stock update."""
     rows = await session.execute(
         select(
             _ITEMS.c.id.label("item_id"),
@@ -107,9 +116,11 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
             _STORES.c.delivery_fee,
         )
         .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
-        .where(_ITEMS.c.id.in_(list(quantities)))
+        .where(_ITEMS.c.id.in_(list(quantities)), _ITEMS.c.deleted_at.is_(None))
     )
     by_id = {row.item_id: row for row in rows}
+    if len(by_id) != len(quantities):
+        raise ItemNotFound()
     return [
         PricedLine.of(by_id[item_id], quantity=quantity) for item_id, quantity in quantities.items()
     ]

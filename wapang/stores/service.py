@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.database import get_or_raise
+from wapang.database import get_or_raise, is_canonical_id, table_of
 from wapang.stores.errors import (
     NoStoreOwned,
     NotYourStore,
@@ -22,6 +22,20 @@ UNIQUE_FIELDS = ("store_name", "email", "phone_number")
 
 async def get_store(session: AsyncSession, store_id: str) -> Store:
     return await get_or_raise(session, Store, store_id, StoreNotFound)
+
+
+async def require_store(session: AsyncSession, store_id: str) -> None:
+    """`get_store` for a caller that needs no Store object: one column, a statement built once
+    (a listing checks its store on every request)."""
+    if (
+        not is_canonical_id(store_id)
+        or await session.scalar(_STORE_EXISTS, {"store_id": store_id}) is None
+    ):
+        raise StoreNotFound()
+
+
+_stores = table_of(Store).c
+_STORE_EXISTS = select(_stores.id).where(_stores.id == bindparam("store_id"))
 
 
 async def store_of(session: AsyncSession, owner: User) -> Store | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.auth.dependencies import Authentication, token_service
@@ -16,13 +17,20 @@ from wapang.users.models import User
 
 async def user_named(session: AsyncSession, user_id: str) -> User:
     """The user a valid token names; a token for a vanished user is ERR_007 (pitfall 15)."""
-    user = await session.get(User, user_id) if is_canonical_id(user_id) else None
+    user = None
+    if is_canonical_id(user_id):
+        user = (await session.scalars(_USER_BY_ID, {"user_id": user_id})).first()
     if user is None:
         raise InvalidToken()
     # Loaded through the read session, used by write transactions too (users/service.py
     # merges it): detached, it stays as loaded whatever that session does next.
     session.expunge(user)
     return user
+
+
+# Built once: `session.get` builds and hashes a new statement on every request (its cache key
+# is computed per statement object), and every authenticated request runs this one.
+_USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 
 
 class SignedInUser(Authentication[User]):

@@ -1,0 +1,109 @@
+"""The issue's goals, evaluated on one run's figures (pure: tests/bench checks it).
+
+Every goal is a ratio or a bound within one run, so a noisy machine moves both sides of a ratio
+together; read "other" CPU (bench/cpu.py) before trusting an absolute figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+ITEMS, ITEMS_STORM, STORE_ITEMS, ITEM_REVIEWS, USERS_ME = (
+    "items_filtered",
+    "items_filtered_storm",
+    "store_items",
+    "item_reviews",
+    "users_me",
+)
+ORDERS, HOT_ITEM, ITEMS_EDGE = "orders", "hot_item", "items_edge"
+SCALED = {ITEMS: "items_filtered_1m", STORE_ITEMS: "store_items_1m"}
+READS = (ITEMS, STORE_ITEMS, ITEM_REVIEWS, USERS_ME)
+
+# Share of the database-backed ceiling's requests/s each read scenario must reach.
+CEILING_SHARE = {ITEMS: 0.60, STORE_ITEMS: 0.60, ITEM_REVIEWS: 0.60, USERS_ME: 0.50}
+TAIL_FACTOR = 3.0  # p99 <= 3 x p50
+HOT_ITEM_P99_MS = 200.0
+ORDERS_P99_MS = 50.0
+STORM_KEEPS = 0.80
+EDGE_KEEPS = 0.85
+SCALE_P50_FACTOR = 1.5
+
+
+class Measured(Protocol):
+    @property
+    def rps(self) -> float: ...
+    @property
+    def p50_ms(self) -> float: ...
+    @property
+    def p99_ms(self) -> float: ...
+    @property
+    def errors(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Run:
+    """What goals need of one scenario: the app's figures and its database ceiling's."""
+
+    app: Measured
+    db_ceiling: Measured | None = None
+    extra_errors: int = 0  # errors outside wrk's count (the sign-in storm, the ceilings)
+
+
+def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
+    goals: list[dict[str, Any]] = []
+
+    def goal(text: str, passed: bool, measured: str) -> None:
+        goals.append({"goal": text, "passed": passed, "measured": measured})
+
+    for name, share in CEILING_SHARE.items():
+        run = runs.get(name)
+        if run is None or run.db_ceiling is None or not run.db_ceiling.rps:
+            continue
+        ratio = run.app.rps / run.db_ceiling.rps
+        text = f"{name}: >= {share:.0%} of the database ceiling's req/s"
+        goal(text, ratio >= share, f"{ratio:.0%}")
+    for name in READS:
+        run = runs.get(name)
+        if run is None:
+            continue
+        tail = run.app.p99_ms / run.app.p50_ms if run.app.p50_ms else float("inf")
+        goal(
+            f"{name}: p99 <= {TAIL_FACTOR:g} x p50",
+            tail <= TAIL_FACTOR,
+            f"{run.app.p99_ms} / {run.app.p50_ms} ms = {tail:.2f}x",
+        )
+    for name, text, bound in (
+        (HOT_ITEM, f"{HOT_ITEM}: 64 conns on one item", HOT_ITEM_P99_MS),
+        (ORDERS, f"{ORDERS} at 16 conns", ORDERS_P99_MS),
+    ):
+        write = runs.get(name)
+        if write is not None:
+            goal(
+                f"{text}: no error, p99 <= {bound:g} ms",
+                write.app.errors == 0 and write.app.p99_ms <= bound,
+                f"{write.app.p99_ms} ms, {write.app.errors} errors",
+            )
+    _kept(goal, runs, ITEMS_STORM, ITEMS, STORM_KEEPS, "items during 4 sign-ins/s")
+    _kept(goal, runs, ITEMS_EDGE, ITEMS, EDGE_KEEPS, "items through nginx + TLS")
+    for base, scaled in SCALED.items():
+        small, large = runs.get(base), runs.get(scaled)
+        if small is None or large is None:
+            continue
+        factor = large.app.p50_ms / small.app.p50_ms if small.app.p50_ms else float("inf")
+        goal(
+            f"{base} at 1M items: p50 <= {SCALE_P50_FACTOR:g} x p50 at 10k",
+            factor <= SCALE_P50_FACTOR,
+            f"{large.app.p50_ms} / {small.app.p50_ms} ms = {factor:.2f}x",
+        )
+    total = sum(run.app.errors + run.extra_errors for run in runs.values())
+    goal("zero errors in every run", total == 0, f"{total} errors")
+    return goals
+
+
+def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, text: str) -> None:
+    run, alone = runs.get(name), runs.get(base)
+    if run is None or alone is None or not alone.app.rps:
+        return
+    kept = run.app.rps / alone.app.rps
+    goal(f"{text}: >= {share:.0%} of items alone", kept >= share, f"{kept:.0%}")
