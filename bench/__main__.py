@@ -34,6 +34,7 @@ from bench.goals import (
     ITEM_REVIEWS,
     ITEMS,
     ITEMS_EDGE,
+    ITEMS_GRANIAN,
     ITEMS_STORM,
     ORDERS,
     SCALED,
@@ -78,7 +79,7 @@ class Scenario:
     storm: bool = False
     ceiling: str = ""  # the constant ceiling's route it is compared with; none when empty
     shape: dict[str, Any] | None = None  # a read the database ceiling replays (SHAPES)
-    target: str = "app"  # or "edge": through nginx with TLS
+    target: str = "app"  # or "edge": through nginx with TLS; "granian": the app under granian
     preflight: int = 3  # requests sent once before the load to check them and size the ceiling
 
 
@@ -123,6 +124,13 @@ class Result:
     db_ratio: float | None = None
     storm: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    server: str = "app"  # the process tree that served it (cpu/request is its CPU)
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Milliseconds of the serving processes' CPU per answered request."""
+        cores = self.app.cpu_cores.get(self.server, 0.0)
+        return 1000 * cores / self.app.rps if self.app.rps else 0.0
 
 
 def main() -> int:
@@ -179,6 +187,12 @@ def main() -> int:
         targets = {"app": app, "ceiling": ceiling, "db_ceiling": db_ceiling}
         if edge is not None:
             targets["edge"] = edge
+        if any(scenario.target == "granian" for scenario in scenarios):
+            targets["granian"] = servers.start_app_granian(
+                env, arguments.workers, work / "app-granian.log"
+            )
+            running.append(targets["granian"])
+            targets["granian"].wait_ready()
 
         (work / "credentials.json").write_text(json.dumps(credentials))
         explains = {"10k": _explain(admin, plans, scenarios)}
@@ -305,6 +319,7 @@ def _scenarios(
         ),
         Scenario(ITEMS_STORM, "  same, during sign-ins at 4/s", items, storm=True),
         Scenario(ITEMS_EDGE, "  same, through nginx + TLS", items, target="edge"),
+        Scenario(ITEMS_GRANIAN, "  same, the app under granian", items, target="granian"),
         Scenario(
             STORE_ITEMS,
             "GET /api/stores/{id}/items (100 items)",
@@ -601,6 +616,7 @@ def _measure(
             body_bytes=bodies.get(scenario.ceiling, {}).get("bytes", 0),
             app=figures,
             storm=storm,
+            server="granian" if scenario.target == "granian" else "app",
         )
         if scenario.ceiling and scenario.ceiling not in ceilings:
             ceiling_file = _requests_file(
@@ -709,7 +725,7 @@ def _print_table(results: list[Result], goals: list[dict[str, Any]]) -> None:
     header = (
         f"\n{'scenario':<56} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'errors':>6} {'db ceil':>8} {'ratio':>6} {'p50/p99':>13} {'const':>8} {'ratio':>5} "
-        f"{'app cpu':>7} {'other':>5}"
+        f"{'app cpu':>7} {'ms/req':>6} {'other':>5}"
     )
     print(header)
     print("-" * (len(header) - 1))
@@ -724,7 +740,8 @@ def _print_table(results: list[Result], goals: list[dict[str, Any]]) -> None:
         print(
             f"{result.label:<56} {result.connections:>5} {app.rps:>8.1f} "
             f"{app.p50_ms:>7.2f} {app.p99_ms:>7.2f} {app.errors:>6} {db_part} {const_part} "
-            f"{app.cpu_cores.get('app', 0):>7.2f} {app.cpu_cores.get('other', 0):>5.2f}"
+            f"{app.cpu_cores.get(result.server, 0):>7.2f} {result.cpu_ms_per_request:>6.2f} "
+            f"{app.cpu_cores.get('other', 0):>5.2f}"
         )
         if result.storm:
             storm = result.storm
@@ -773,7 +790,10 @@ def _write_json(
             "profiled": sorted(arguments.profile),
         },
         "data": dataset.counts,
-        "results": [asdict(result) for result in results],
+        "results": [
+            {**asdict(result), "cpu_ms_per_request": result.cpu_ms_per_request}
+            for result in results
+        ],
         **extra,
         "goals": goals,
         "summary": {

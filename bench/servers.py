@@ -92,6 +92,31 @@ def start_app(env: dict[str, str], workers: int, log: Path) -> Server:
     return start("app", command, env, port, log)
 
 
+def start_app_granian(env: dict[str, str], workers: int, log: Path) -> Server:
+    """The same app under granian (Rust HTTP server), the server stack's measured alternative:
+    HTTP/1.1, uvloop and an access log, as uvicorn runs it in `wapang serve`."""
+    port = free_port()
+    command = [
+        str(WAPANG.with_name("granian")),
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--loop",
+        "uvloop",
+        "--http",
+        "1",
+        "--no-ws",
+        "--access-log",
+        "wapang.main:app",
+    ]
+    return start("app-granian", command, env, port, log)
+
+
 def start_ceiling(env: dict[str, str], workers: int, log: Path) -> Server:
     port = free_port()
     command = [

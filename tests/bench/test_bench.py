@@ -195,3 +195,14 @@ def test_rss_lists_a_process_and_its_children() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_cpu_per_request_counts_the_server_that_answered() -> None:
+    figures = bench.Figures(
+        requests=5000, rps=500.0, p50_ms=1, p90_ms=2, p99_ms=3, max_ms=4, errors=0,
+        error_detail={}, cpu_cores={"app": 0.2, "granian": 0.75, "other": 1.0},
+    )  # fmt: skip
+    under_uvicorn = bench.Result("items", "", 64, 0, figures)
+    under_granian = bench.Result("items_granian", "", 64, 0, figures, server="granian")
+    assert under_uvicorn.cpu_ms_per_request == pytest.approx(0.4)
+    assert under_granian.cpu_ms_per_request == pytest.approx(1.5)
