@@ -342,6 +342,8 @@ def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(hos
     assert (host.rehearsal.deploy_dir / "current-tag").read_text().strip() == "r2"
     assert (host.rehearsal.deploy_dir / "previous-tag").read_text().strip() == "r1"
     assert "only, then the old app drains" in output, output  # the switch to the new one alone
+    assert "old workers done" in output, output  # nginx's old workers exited, no drain timeout
+    assert "still busy" not in output, output
     assert result.failed == 0, f"{result.summary()}\n{output}"
 
 
