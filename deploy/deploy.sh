@@ -6,9 +6,11 @@
 #   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
 #
 # Order: lock → pull → check-config in the NEW image against the NEW .env → install → migrate →
-# edge → new app beside the old one → health gate → nginx switch (tested reload) → old drained →
-# `wapang verify https://DOMAIN`. Any failure before the switch leaves the old release serving;
-# any failure after it rolls back to the previous tag. It never orders certificates.
+# new app beside the old one → health gate → edge → nginx switched to the new app only (tested
+# reload; the old workers finish their requests) → old app drained and removed → nginx back to
+# the service name "app" (tested reload) → `wapang verify https://DOMAIN`. A failure up to the
+# health gate leaves the old release serving untouched; any later failure rolls back to the
+# previous tag the same way. It never orders certificates.
 set -euo pipefail
 
 DEPLOY_DIR=/opt/wapang
@@ -17,12 +19,13 @@ TAG=""
 INCOMING=""
 ROLLBACK_ONLY=false
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}   # seconds for a new app container to become healthy
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-30}      # seconds nginx's old workers may take to finish requests
 VERIFY_TIMEOUT=${VERIFY_TIMEOUT:-300}   # seconds `wapang verify` may keep failing (first cert)
 LOCK_TIMEOUT=${LOCK_TIMEOUT:-900}       # seconds to wait for another deploy to finish
 
 PREVIOUS_TAG=""
 SWITCHED=false # true once the host's .env/compose.yaml were replaced: failures restore them
-ROLLED=false   # true once containers of the new tag were started: failures start the old tag
+ROLLED=false   # true once a healthy new app was let in (edge, switch): failures start the old tag
 
 log() { printf '%s deploy: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -126,7 +129,6 @@ migrate() {
 
 update_edge() { # nginx is recreated only when its inputs changed (a restart drops connections)
     local tag="$1" running wanted
-    ROLLED=true
     # The placeholder certificate when none exists yet (a no-op afterwards): nginx needs one.
     compose "$tag" run --rm --no-deps -T certs-init >&2 ||
         die "certs-init failed (above): nginx cannot start without a certificate"
@@ -152,23 +154,38 @@ running() { # running SERVICE TAG: ids of the service's running containers
     compose "$2" ps -q --status running "$1" 2>/dev/null || true
 }
 
-reload_nginx() { # never loads a config that `nginx -t` rejects
-    # On a first deploy nginx starts after the app (it resolves "app" at start): nothing to reload.
-    [ -n "$(running nginx "$1")" ] || return 0
-    compose "$1" exec -T nginx sh -c 'nginx -t -q && nginx -s reload' ||
+point_nginx_at() { # point_nginx_at TAG [CONTAINER]: nginx's upstream is that app container only,
+    # or without one the service name "app" (the steady state, what nginx starts with). The
+    # image's wapang-upstream renders the site with it, loads it only if `nginx -t` passes and
+    # waits until the workers of the previous configuration have finished their requests: after
+    # it returns, nothing sends to an app the new upstream leaves out.
+    local tag="$1" upstream=""
+    [ -n "$(running nginx "$tag")" ] || return 0
+    if [ -n "${2:-}" ]; then
+        upstream="$(docker inspect --format '{{.Name}}' "$2" | sed 's|^/||'):8000"
+    fi
+    # An nginx image older than wapang-upstream gets the plain tested reload.
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    local switch='s=${WAPANG_ENTRYPOINT_D:-/docker-entrypoint.d}/wapang-upstream;'\
+' [ -x "$s" ] && exec "$s" "$1"; nginx -t -q && nginx -s reload'
+    compose "$tag" exec -T -e "EDGE_DRAIN_SECONDS=$DRAIN_TIMEOUT" nginx sh -c "$switch" \
+        sh "$upstream" >&2 ||
         die "nginx rejected its configuration (nginx -t): it keeps serving the old one"
 }
 
 wait_healthy() {
-    local container="$1" waited=0 status
-    while [ "$waited" -lt "$HEALTH_TIMEOUT" ]; do
-        status=$(docker inspect --format '{{.State.Health.Status}}' "$container" 2>/dev/null || echo gone)
+    local container="$1" deadline status
+    deadline=$(($(date +%s) + HEALTH_TIMEOUT))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        # The health status, and whether it still runs: one that exited (a crash at start)
+        # fails the gate at once instead of after HEALTH_TIMEOUT.
+        status=$(docker inspect --format '{{.State.Health.Status}} {{.State.Status}}' \
+            "$container" 2>/dev/null || echo gone)
         case "$status" in
-            healthy) return 0 ;;
-            unhealthy | gone) break ;;
+            "healthy running") return 0 ;;
+            unhealthy* | gone | *" exited" | *" dead" | *" restarting") break ;;
         esac
-        sleep 2
-        waited=$((waited + 2))
+        sleep 1
     done
     docker logs --tail 50 "$container" >&2 || true
     return 1
@@ -184,9 +201,8 @@ start_app_beside_old() { # prints the new container id; the old ones keep servin
     printf '%s' "$new"
 }
 
-roll_app() { # new app beside the old, health gate, switch nginx, drain and remove the old
+roll_app() { # new app beside the old, health gate, edge, nginx to the new one, old drained
     local tag="$1" old new
-    ROLLED=true
     old=$(compose "$tag" ps -q app)
     new=$(start_app_beside_old "$tag")
     log "new app container ${new:0:12} started; waiting for its health check (/healthz)"
@@ -194,13 +210,19 @@ roll_app() { # new app beside the old, health gate, switch nginx, drain and remo
         docker rm -f "$new" >/dev/null || true
         die "the new app never became healthy (its logs are above): the old release still serves"
     fi
-    reload_nginx "$tag" # "app" now resolves to old and new: both receive traffic
-    if [ -n "$old" ]; then
-        log "draining the old app container(s): $(printf '%s ' "$old" | cut -c1-12)"
-        # shellcheck disable=SC2086 # one id per word
-        docker stop --time 30 $old >/dev/null && docker rm $old >/dev/null
-        reload_nginx "$tag" # only the new one is left in the upstream
-    fi
+    ROLLED=true
+    # A first deploy starts nginx here: it resolves "app" when it starts, to the one app.
+    update_edge "$tag"
+    [ -n "$old" ] || return 0
+    # Not "app" (old and new) but the new container alone, until the old one is gone: no request
+    # is sent to an app that is shutting down, and no kept-alive upstream connection to it is
+    # reused.
+    log "nginx: upstream ${new:0:12} only, then the old app drains"
+    point_nginx_at "$tag" "$new"
+    log "draining the old app container(s): $(printf '%s ' "$old" | cut -c1-12)"
+    # shellcheck disable=SC2086 # one id per word
+    docker stop --time 30 $old >/dev/null && docker rm $old >/dev/null
+    point_nginx_at "$tag" # the steady state again: "app" now resolves to the new one only
 }
 
 verify() { # the public name through DNS, as a client sees it; retried while the cert is issued
@@ -234,10 +256,7 @@ rollback() {
         return
     fi
     log "ROLLBACK to $PREVIOUS_TAG"
-    (
-        update_edge "$PREVIOUS_TAG"
-        roll_app "$PREVIOUS_TAG"
-    ) || { log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"; return; }
+    (roll_app "$PREVIOUS_TAG") || { log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"; return; }
     set_state current-tag "$PREVIOUS_TAG"
     log "rolled back: $PREVIOUS_TAG serves again (migrations are not reverted)"
 }
@@ -262,13 +281,7 @@ deploy() {
     check_config "$INCOMING/.env" "$TAG"
     install_release
     migrate "$TAG"
-    if [ -n "$(running app "$TAG")" ]; then
-        update_edge "$TAG"
-        roll_app "$TAG"
-    else # first deploy: nginx needs an app to resolve before it can start
-        roll_app "$TAG"
-        update_edge "$TAG"
-    fi
+    roll_app "$TAG"
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"

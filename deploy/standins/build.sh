@@ -50,10 +50,11 @@ uv_image() { # a FROM scratch image holding /uv, like ghcr.io/astral-sh/uv, from
     local version work
     version=$(uv_version)
     work=$(mktemp -d)
-    python3 -m pip download --quiet --no-deps --only-binary=:all: \
-        --platform manylinux_2_17_x86_64 --dest "$work" "uv==$version"
-    python3 -m zipfile -e "$work"/uv-*.whl "$work/wheel"
-    install -m 0755 "$work"/wheel/uv-*.data/scripts/uv "$work/uv"
+    # uv itself unpacks the wheel (the project needs uv anyway; a virtualenv's python3, as under
+    # `uv run`, has no pip).
+    env -u VIRTUAL_ENV uv pip install --quiet --no-deps --only-binary :all: \
+        --python-platform x86_64-manylinux_2_17 --target "$work/wheel" "uv==$version"
+    install -m 0755 "$work/wheel/bin/uv" "$work/uv"
     printf 'FROM scratch\nCOPY uv /uv\n' > "$work/Dockerfile"
     $DOCKER build -q -t "wapang-standin/uv:$version" "$work" >/dev/null
     rm -rf "$work"
@@ -75,15 +76,19 @@ pebble_context() { # Debian's pebble binary (the package is installed on the hos
 }
 
 main() {
+    # Each image in an assignment of its own: `set -e` stops at a failed step (inside `echo
+    # "X=$(step)"` a failure would go unnoticed and print a name no image has).
+    local uv python nginx db context pebble
     base_image
-    echo "UV_IMAGE=$(uv_image)"
-    echo "PYTHON_IMAGE=$(standin python)"
-    echo "NGINX_IMAGE=$(standin nginx)"
-    echo "DB_IMAGE=$(standin mariadb)"
-    local context
+    uv=$(uv_image)
+    python=$(standin python)
+    nginx=$(standin nginx)
+    db=$(standin mariadb)
     context=$(pebble_context)
-    echo "PEBBLE_IMAGE=$(standin pebble "$context")"
+    pebble=$(standin pebble "$context")
     rm -rf "$context"
+    printf '%s\n' "UV_IMAGE=$uv" "PYTHON_IMAGE=$python" "NGINX_IMAGE=$nginx" "DB_IMAGE=$db" \
+        "PEBBLE_IMAGE=$pebble"
 }
 
 main "$@"

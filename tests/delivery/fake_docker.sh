@@ -67,7 +67,7 @@ compose() {
                 fi
             done
             ;;
-        exec) ;;  # nginx -t && nginx -s reload
+        exec) ;;  # wapang-upstream in nginx: render, nginx -t, reload
         *) echo "fake docker compose: unsupported $command" >&2; exit 2 ;;
     esac
 }
@@ -90,12 +90,14 @@ run() {
     esac
 }
 
-inspect() { # only the health status and the edge label are asked for
+inspect() { # only the health status, the name and the edge label are asked for
     local format="$2" id="$3" tag
     [ -e "$state/containers/$id" ] || { echo "no such container" >&2; exit 1; }
     tag=$(cut -d' ' -f2 "$state/containers/$id")
     case "$format" in
-        *Health*) [ "$tag" = "${FAKE_UNHEALTHY_TAG:-}" ] && echo unhealthy || echo healthy ;;
+        *Health*) [ "$tag" = "${FAKE_UNHEALTHY_TAG:-}" ] && echo "unhealthy running" ||
+            echo "healthy running" ;;
+        *.Name*) echo "/fake-$id" ;;
         *) echo "edge-v1" ;;
     esac
 }

@@ -56,6 +56,10 @@ class Host:
                 tags.append(tag)
         return tags
 
+    def app_ids(self) -> list[str]:
+        containers = (self.state / "containers").glob("*")
+        return sorted(c.name for c in containers if c.read_text().startswith("app "))
+
     def calls(self) -> str:
         path = self.state / "calls"
         return path.read_text() if path.exists() else ""
@@ -101,12 +105,26 @@ def test_first_deploy_installs_the_release(host: Host) -> None:
 
 def test_next_deploy_replaces_the_app_beside_the_old_one(host: Host) -> None:
     deployed(host, "sha1")
+    (old,) = host.app_ids()
     result = deployed(host, "sha2")
     assert host.running() == ["sha2"]
     assert host.current_tag() == "sha2"
     assert (host.deploy_dir / "previous-tag").read_text().strip() == "sha1"
     assert "--no-recreate --scale app=2 app" in host.calls()
     assert "nginx unchanged" in result.stderr  # same edge inputs: nginx keeps its connections
+    # nginx sends to the new container alone before the old one is stopped, and goes back to the
+    # service name only once the old one is gone.
+    (new,) = host.app_ids()
+    calls = host.calls().split("\n")
+    to_new = _index(calls, "nginx sh -c", f"sh fake-{new}:8000")
+    stop = _index(calls, f"stop --time 30 {old}")
+    back = _index(calls[stop:], "nginx sh -c", "sh ") + stop
+    assert to_new < stop < back
+    assert calls[back].rstrip().endswith(" sh"), "the steady state: no upstream given"
+
+
+def _index(calls: list[str], *parts: str) -> int:
+    return next(n for n, line in enumerate(calls) if all(part in line for part in parts))
 
 
 def test_rejected_configuration_switches_nothing(host: Host) -> None:
@@ -124,11 +142,17 @@ def test_rejected_configuration_switches_nothing(host: Host) -> None:
 
 def test_unhealthy_new_app_leaves_the_old_one_serving(host: Host) -> None:
     deployed(host, "sha1")
+    before, calls_before = host.app_ids(), len(host.calls())
     result = host.deploy("sha2", host.incoming(), FAKE_UNHEALTHY_TAG="sha2")
     assert result.returncode != 0
     assert "never became healthy" in result.stderr
     assert host.running() == ["sha1"]
     assert host.current_tag() == "sha1"
+    # Nothing but the failed container was touched: the old app (same container) and nginx
+    # serve on, without a redeploy of the old tag and without any nginx reload.
+    assert host.app_ids() == before
+    assert "the running containers were not touched" in result.stderr
+    assert " exec " not in host.calls()[calls_before:]
 
 
 def test_failed_verify_rolls_back_to_the_previous_tag(host: Host) -> None:

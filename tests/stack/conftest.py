@@ -18,7 +18,8 @@ import pytest
 
 from tests.requirements import require
 from tests.servers import Service, wait_for_port
-from wapang.delivery.stack import DEPLOY, ROOT, Build, Docker, build_images
+from wapang.delivery.rehearse import standin_images
+from wapang.delivery.stack import ROOT, Build, Docker, build_images
 
 DOCKERD = shutil.which("dockerd")
 CLIENT = "/usr/bin/docker"  # Debian's: BuildKit without a buildx plugin
@@ -82,7 +83,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         subprocess.run(
             ["iptables", "-I", "DOCKER-USER", "1", "-o", outward, "-j", "DROP"], check=True
         )
-        yield Engine(docker, root, standin_images(docker))
+        yield Engine(docker, root, standin_images(docker, timeout=600))
     finally:
         daemon.stop(timeout=30)
         _clean_host_network()
@@ -110,19 +111,6 @@ def _clean_host_network() -> None:
                 subprocess.run(["iptables", "-t", table, "-F", line.split()[1]])
                 subprocess.run(["iptables", "-t", table, "-X", line.split()[1]])
     subprocess.run(["sysctl", "-qw", "net.ipv4.ip_forward=0"], capture_output=True)
-
-
-def standin_images(docker: Docker) -> dict[str, str]:
-    """deploy/standins/build.sh: VAR=image lines for the Dockerfiles' base-image arguments."""
-    result = subprocess.run(
-        [str(DEPLOY / "standins" / "build.sh")],
-        env={**docker.env, "DOCKER": docker.client},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    return dict(line.split("=", 1) for line in result.stdout.split())
 
 
 @pytest.fixture(scope="session")

@@ -8,12 +8,14 @@ import ssl
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
-MAX_SECONDS = 180  # a deploy that takes longer fails its own test; the load never outlives it
+MAX_SECONDS = 180  # default bound: the load never outlives the test that runs it
 WORKERS = 10
 
 
@@ -33,32 +35,74 @@ class Site:
         )
 
     def request(
-        self, client: httpx.Client, method: str, path: str, **options: object
+        self,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        trace: Callable[[str, object], None] | None = None,
+        **options: object,
     ) -> httpx.Response:
+        extensions: dict[str, object] = {"sni_hostname": self.domain}
+        if trace is not None:
+            extensions["trace"] = trace  # httpcore's connection events
         return client.request(
             method,
             path,
-            extensions={"sni_hostname": self.domain},
+            extensions=extensions,
             **options,  # type: ignore[arg-type]
         )
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A request that did not get its success status: when (to match deploy.sh's log lines),
+    what, and the answer (None: no HTTP answer at all, `error` says why)."""
+
+    at: datetime
+    request: str
+    status: int | None = None
+    content_type: str = ""
+    body: str = ""
+    error: str = ""
+
+    @property
+    def is_json_503(self) -> bool:
+        """The app's own answer while its database is away: the contract's JSON error."""
+        return (
+            self.status == 503
+            and self.content_type.startswith("application/json")
+            and '"error_code"' in self.body
+        )
+
+    def __str__(self) -> str:
+        answer = f"{self.status} {self.content_type} {self.body[:80]}" if self.status else ""
+        return f"{self.at:%H:%M:%S.%f} {self.request} {answer or self.error}"
 
 
 @dataclass
 class LoadResult:
     sent: int = 0
+    # Requests sent again on a new connection because the kept-alive one they were sent on was
+    # closed by the server before any answer (see Load._one): counted, never hidden.
+    resent: int = 0
     statuses: Counter[int | str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
     def failed(self) -> int:
         return len(self.failures)
 
+    def summary(self) -> str:
+        shown = "\n  ".join(str(f) for f in self.failures[:20])
+        return f"{self.failed} of {self.sent} requests failed:\n  {shown}"
+
 
 class Load:
     """`with Load(site, rate=50): deploy()` → result: every request and every failure."""
 
-    def __init__(self, site: Site, rate: float = 50) -> None:
-        self.site, self.rate = site, rate
+    def __init__(self, site: Site, rate: float = 50, max_seconds: float = MAX_SECONDS) -> None:
+        self.site, self.rate, self.max_seconds = site, rate, max_seconds
         self.result = LoadResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -97,7 +141,8 @@ class Load:
         return token
 
     def __enter__(self) -> Load:
-        self._deadline = time.monotonic() + MAX_SECONDS
+        self._deadline = time.monotonic() + self.max_seconds
+        self.result.started = datetime.now(UTC)
         for thread in self._threads:
             thread.start()
         return self
@@ -124,25 +169,61 @@ class Load:
         client.close()
 
     def _one(self, client: httpx.Client, write: bool) -> None:
+        """One request, as a user agent sends it. HTTP/1.1 lets a server close an idle kept-alive
+        connection at any moment (nginx does at every reload: its old workers close their idle
+        client connections), so a request written into it at that instant gets no answer at all.
+        User agents resend such a request once on a new connection (RFC 9112 §9.3.1; browsers,
+        OkHttp); so does this one, only when the connection was a reused one and no byte of an
+        answer came. Everything else counts as failed: error statuses, timeouts, a refused or
+        broken new connection, a second failure."""
+        method, path = ("POST", "/api/items") if write else ("GET", "/api/items")
+        failure = None
         try:
-            if write:
-                response = self.site.request(
-                    client,
-                    "POST",
-                    "/api/items",
-                    headers={"Authorization": f"Bearer {self._token}"},
-                    json={"item_name": "load item", "price": 100, "stock": 1},
-                )
-                ok = response.status_code == 201
-            else:
-                response = self.site.request(client, "GET", "/api/items")
-                ok = response.status_code == 200
+            try:
+                response = self._send(client, method, path, write)
+            except (httpx.RemoteProtocolError, httpx.ReadError) as stale:
+                if not getattr(stale, "reused_connection", False):
+                    raise
+                with self._lock:
+                    self.result.resent += 1
+                response = self._send(client, method, path, write)
             outcome: int | str = response.status_code
-            problem = None if ok else f"{response.request.method} {response.status_code}"
+            if response.status_code != (201 if write else 200):
+                failure = Failure(
+                    datetime.now(UTC),
+                    f"{method} {path}",
+                    response.status_code,
+                    response.headers.get("content-type", ""),
+                    response.text[:200],
+                )
         except httpx.HTTPError as error:
-            outcome, problem = type(error).__name__, f"{type(error).__name__}: {error}"
+            outcome = type(error).__name__
+            failure = Failure(
+                datetime.now(UTC), f"{method} {path}", error=f"{type(error).__name__}: {error}"
+            )
         with self._lock:
             self.result.sent += 1
             self.result.statuses[outcome] += 1
-            if problem:
-                self.result.failures.append(problem)
+            if failure:
+                self.result.failures.append(failure)
+
+    def _send(self, client: httpx.Client, method: str, path: str, write: bool) -> httpx.Response:
+        """The response. A failure without any answer on a reused connection (no TCP connect
+        for this request) is marked `reused_connection` for _one."""
+        events: list[str] = []
+        options: dict[str, object] = {}
+        if write:
+            options = {
+                "headers": {"Authorization": f"Bearer {self._token}"},
+                "json": {"item_name": "load item", "price": 100, "stock": 1},
+            }
+        try:
+            response = self.site.request(
+                client, method, path, trace=lambda name, _info: events.append(name), **options
+            )
+        except (httpx.RemoteProtocolError, httpx.ReadError) as error:
+            answered = any(e.startswith("http11.receive_response_headers.complete") for e in events)
+            connected = any(e.startswith("connection.connect_tcp") for e in events)
+            error.reused_connection = not connected and not answered  # type: ignore[attr-defined]
+            raise
+        return response

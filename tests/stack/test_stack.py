@@ -1,15 +1,19 @@
 """The whole stack on a real Docker engine, in order: the images, a first deploy on an empty host
 (the host-side half of cd.yml, then deploy.sh), a certificate from pebble, `wapang verify` from
-the host, the seed's failures, and a deploy under load with zero failed requests.
+the host, the seed's failures (a bad .env, 30 deploys of a release that never gets healthy), a
+deploy and an automatic rollback (a release failing verify) under load, a renewal under load,
+database and nginx restarts, and the certificate volume removed between deploys. Every load
+window asserts zero failed requests (while the database is down: nothing but the app's JSON
+503s); tests/stack/load.py says what it resends, as a user agent does.
 
-Figures (image sizes, build times, time to first certificate, deploy durations, failed requests)
-are printed and written to $STACK_FIGURES (default: the test's temporary directory)."""
+Figures (image sizes, build times, time to first certificate, deploy and rollback durations,
+failed requests) are printed and written to $STACK_FIGURES (default: the test's temporary
+directory)."""
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
@@ -17,7 +21,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +29,7 @@ import yaml
 
 from tests.stack.conftest import Engine, release
 from tests.stack.load import Load, Site
+from wapang.delivery.rehearse import throwaway_settings
 from wapang.delivery.stack import (
     DEPLOY,
     ROOT,
@@ -34,22 +39,16 @@ from wapang.delivery.stack import (
     compose_env,
     fetch_pebble_root,
     prepare_host,
+    wait_for_issued_certificate,
     with_env,
 )
+from wapang.edge.certificates import fetch_served_cert
 
 DOMAIN = "shop.wapang.example"  # email_validator refuses .test for verify's sign-up
 HTTP_PORT, HTTPS_PORT, MANAGEMENT_PORT = 21080, 21443, 21015
-FAILING_DEPLOYS = int(os.environ.get("STACK_FAILING_DEPLOYS", "5"))
+FAILING_DEPLOYS = int(os.environ.get("STACK_FAILING_DEPLOYS", "30"))
 BUDGET = 1
-SECRETS = {  # what the repository secrets hold for this host
-    "DB_HOST": "db",
-    "DB_USER": "wapang",
-    "DB_PASSWORD": secrets.token_urlsafe(18),
-    "DB_DATABASE": "wapang",
-    "ACCESS_TOKEN_SECRET": secrets.token_urlsafe(48),
-    "REFRESH_TOKEN_SECRET": secrets.token_urlsafe(48),
-    "DOMAINS": DOMAIN,
-}
+SECRETS = throwaway_settings(DOMAIN)  # what the repository secrets hold for this host
 
 
 @dataclass
@@ -64,6 +63,10 @@ class Host:
     @property
     def docker(self) -> Docker:
         return self.engine.docker
+
+    @property
+    def site(self) -> Site:
+        return Site(HTTPS_PORT, DOMAIN, self.rehearsal.root_file)
 
     def compose(self, tag: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         docker = with_env(self.docker, compose_env(self.rehearsal, self.registry, tag))
@@ -318,9 +321,8 @@ def test_an_env_without_driver_database_and_secrets_is_refused_before_anything_s
 
 def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(host: Host) -> None:
     release(host.engine, host.registry, "r2")
-    site = Site(HTTPS_PORT, DOMAIN, host.rehearsal.root_file)
     old = host.app_containers("r1")
-    with Load(site, rate=50) as load:
+    with Load(host.site, rate=50) as load:
         time.sleep(3)
         code, output, seconds = host.deploy("r2")
         time.sleep(3)
@@ -330,6 +332,7 @@ def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(hos
         "seconds": round(seconds, 1),
         "requests": result.sent,
         "failed": result.failed,
+        "resent_after_keepalive_close": result.resent,
         "statuses": dict(result.statuses),
     }
     assert result.sent > 50 * seconds * 0.5, result
@@ -338,58 +341,197 @@ def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(hos
     assert [host.image_of(c).rsplit(":", 1)[1] for c in new] == ["r2"]
     assert (host.rehearsal.deploy_dir / "current-tag").read_text().strip() == "r2"
     assert (host.rehearsal.deploy_dir / "previous-tag").read_text().strip() == "r1"
-    _expect_no_failed_request(result.failed, result.sent, result.failures)
+    assert "only, then the old app drains" in output, output  # the switch to the new one alone
+    assert "old workers done" in output, output  # nginx's old workers exited, no drain timeout
+    assert "still busy" not in output, output
+    assert result.failed == 0, f"{result.summary()}\n{output}"
+
+
+def _release_from_r2(host: Host, tag: str, app_dockerfile: str) -> None:
+    """Release TAG: an app image derived from r2's by `app_dockerfile` (after its FROM line),
+    r2's nginx and certbot images under the new tag; pushed as CD pushes."""
+    dockerfile = host.engine.root / f"{tag}.Dockerfile"
+    dockerfile.write_text(f"FROM {host.registry}/wapang-app:r2\n{app_dockerfile}")
+    app = f"{host.registry}/wapang-app:{tag}"
+    host.docker.run("build", "-q", "-t", app, "-f", str(dockerfile), str(host.engine.root))
+    host.docker.run("push", app)
+    for name in ("nginx", "certbot"):
+        image = f"{host.registry}/wapang-{name}"
+        host.docker.run("tag", f"{image}:r2", f"{image}:{tag}")
+        host.docker.run("push", f"{image}:{tag}")
+
+
+def _serving(host: Host) -> list[str]:
+    return [host.image_of(c).rsplit(":", 1)[1] for c in host.app_containers("r2")]
 
 
 def test_releases_that_never_get_healthy_keep_r2_serving_and_order_no_certificate(
     host: Host,
 ) -> None:
-    broken = f"{host.registry}/wapang-app:r3"
-    dockerfile = host.engine.root / "never-healthy.Dockerfile"
-    dockerfile.write_text(
-        f"FROM {host.registry}/wapang-app:r2\n"
-        # `wapang serve` never answers; check-config and migrations pass, as in the seed.
+    # `wapang serve` never answers; check-config and migrations pass, as in the seed.
+    _release_from_r2(
+        host,
+        "r3",
         'ENTRYPOINT ["sh", "-c", "[ \\"$1 $2\\" = \\"wapang serve\\" ] && exec sleep 3600;'
-        ' exec \\"$@\\"", "--"]\n'
+        ' exec \\"$@\\"", "--"]\n',
     )
-    host.docker.run("build", "-q", "-t", broken, "-f", str(dockerfile), str(host.engine.root))
-    host.docker.run("push", broken)
-    for name in ("nginx", "certbot"):
-        host.docker.run(
-            "tag", f"{host.registry}/wapang-{name}:r2", f"{host.registry}/wapang-{name}:r3"
-        )
-        host.docker.run("push", f"{host.registry}/wapang-{name}:r3")
     orders_before = host.production_orders("r2")
-    site = Site(HTTPS_PORT, DOMAIN, host.rehearsal.root_file)
-    with Load(site, rate=20) as load:
+    before = host.app_containers("r2")
+    durations = []
+    with Load(host.site, rate=10, max_seconds=FAILING_DEPLOYS * 60) as load:
         for _ in range(FAILING_DEPLOYS):
-            code, output, _seconds = host.deploy("r3", HEALTH_TIMEOUT="8")
+            # The test knows this image never answers: a short health gate keeps 30 deploys fast.
+            code, output, seconds = host.deploy("r3", HEALTH_TIMEOUT="2")
             assert code != 0
             assert "the new app never became healthy" in output, output
+            assert "the running containers were not touched" in output, output
+            durations.append(seconds)
     host.figures["failing_deploys"] = {
         "count": FAILING_DEPLOYS,
+        "seconds_each": [round(min(durations), 1), round(max(durations), 1)],
         "requests": load.result.sent,
         "failed": load.result.failed,
+        "resent_after_keepalive_close": load.result.resent,
     }
     assert host.production_orders("r2") == orders_before
-    assert [host.image_of(c).rsplit(":", 1)[1] for c in host.app_containers("r2")] == ["r2"]
+    assert host.app_containers("r2") == before, "the r2 app served on, never redeployed"
+    assert _serving(host) == ["r2"]
     assert host.verify_from_host().returncode == 0
-    _expect_no_failed_request(load.result.failed, load.result.sent, load.result.failures)
+    assert load.result.failed == 0, load.result.summary()
 
 
-def _expect_no_failed_request(failed: int, sent: int, failures: list[object]) -> None:
-    """The goal is zero. Known open (issue 12): a few requests around the switch can still fail
-    (nginx 502 / a dropped kept-alive connection, in 2 of 5 runs here). Such a run is reported
-    as an expected failure with what failed, every other assertion above still binding."""
-    if failed:
-        pytest.xfail(f"{failed} of {sent} requests failed during the deploys: {failures[:5]}")
+def _log_time(output: str, marker: str) -> datetime:
+    line = next(line for line in output.splitlines() if marker in line)
+    return datetime.fromisoformat(line.split()[0])
+
+
+def test_a_release_that_fails_verify_is_rolled_back_to_r2_under_load(host: Host) -> None:
+    # Healthy, but a contract regression verify checks: sign-up answers 200 instead of 201.
+    router = "/opt/wapang/lib/python3.11/site-packages/wapang/users/router.py"
+    _release_from_r2(
+        host,
+        "r4",
+        "USER root\n"
+        "RUN sed -i 's/status_code=status.HTTP_201_CREATED/status_code=status.HTTP_200_OK/'"
+        f" {router} && grep -q HTTP_200_OK {router}\n"
+        "USER 10001:10001\n",
+    )
+    with Load(host.site, rate=50) as load:
+        time.sleep(3)
+        # One verify attempt: a contract failure does not heal by waiting.
+        code, output, seconds = host.deploy("r4", VERIFY_TIMEOUT="1")
+        time.sleep(3)
+    assert code != 0
+    assert "POST /api/users answered 200" in output, output
+    assert "rolled back: r2 serves again" in output, output
+    rollback = _log_time(output, "rolled back:") - _log_time(output, "ROLLBACK to r2")
+    host.figures["deploy_r4_and_rollback"] = {
+        "seconds": round(seconds, 1),
+        "rollback_s": rollback.total_seconds(),
+        "requests": load.result.sent,
+        "failed": load.result.failed,
+        "resent_after_keepalive_close": load.result.resent,
+    }
+    assert _serving(host) == ["r2"]
+    assert (host.rehearsal.deploy_dir / "current-tag").read_text().strip() == "r2"
+    assert host.verify_from_host().returncode == 0
+    assert load.result.failed == 0, f"{load.result.summary()}\n{output}"
+
+
+# ---- the certificate and restarts, under load ---------------------------------------------------
+
+
+def _served_serial(host: Host) -> int:
+    return fetch_served_cert("127.0.0.1", HTTPS_PORT, DOMAIN).serial
+
+
+def test_a_renewal_is_served_after_nginx_t_with_zero_failed_requests(host: Host) -> None:
+    before = _served_serial(host)
+    with Load(host.site, rate=50) as load:
+        time.sleep(2)
+        # A forced renewal: the manager orders, writes the reload marker, and waits until nginx
+        # (its watcher: `nginx -t`, then reload) serves the new serial.
+        renewed = host.compose(
+            "r2", "exec", "-T", "certbot", "wapang", "certs", "ensure", "--force", check=False
+        )
+        time.sleep(2)
+    assert renewed.returncode == 0, renewed.stdout + renewed.stderr
+    after = _served_serial(host)
+    assert after != before
+    assert wait_for_issued_certificate(host.rehearsal, 10) >= 0  # chains to pebble's root
+    nginx_log = host.compose("r2", "logs", "--since", "2m", "nginx").stdout
+    assert "wapang-cert-watch: nginx reloaded" in nginx_log, nginx_log[-2000:]
+    host.figures["renewal"] = {
+        "requests": load.result.sent,
+        "failed": load.result.failed,
+        "resent_after_keepalive_close": load.result.resent,
+    }
+    assert load.result.failed == 0, load.result.summary()
+
+
+def _state(host: Host, container: str) -> tuple[str, str]:
+    started = host.docker.run(
+        "inspect", "--format", "{{.State.StartedAt}} {{.RestartCount}}", container
+    )
+    first, second = started.stdout.split()
+    return first, second
+
+
+def test_a_database_restart_gives_json_503s_and_the_app_recovers_without_restarting(
+    host: Host,
+) -> None:
+    apps = host.app_containers("r2")
+    states = [_state(host, app) for app in apps]
+    with Load(host.site, rate=20) as load:
+        time.sleep(2)
+        # A restart with an outage the load surely sees (`restart` alone can be over between two
+        # requests): stopped until the app has answered a request without it, then started.
+        host.compose("r2", "stop", "db")
+        down = time.monotonic()
+        while not load.result.statuses[503] and not load.result.failures:
+            assert time.monotonic() - down < 30, "no request saw the database down"
+            time.sleep(0.2)
+        host.compose("r2", "start", "db")
+        restarted = time.monotonic()
+        recovered = None
+        while time.monotonic() - restarted < 90:  # until requests have succeeded for 5 s
+            time.sleep(1)
+            last = load.result.failures[-1].at if load.result.failures else load.result.started
+            if (datetime.now(UTC) - last).total_seconds() > 5:
+                recovered = (last - load.result.started).total_seconds()
+                break
+    result = load.result
+    host.figures["db_restart"] = {
+        "requests": result.sent,
+        "json_503": result.statuses[503],
+        "statuses": dict(result.statuses),
+    }
+    assert recovered is not None, result.summary()
+    assert result.statuses[503] > 0, "the database was down: some requests must have seen it"
+    others = [str(f) for f in result.failures if not f.is_json_503]
+    assert not others, f"not the app's JSON 503 (an nginx 502 or a dropped request): {others}"
+    assert host.app_containers("r2") == apps
+    assert [_state(host, app) for app in apps] == states, "the app was not restarted"
+
+
+def test_an_nginx_restart_is_back_within_seconds_with_the_issued_certificate(host: Host) -> None:
+    serial = _served_serial(host)
+    started = time.monotonic()
+    host.compose("r2", "restart", "nginx")
+    wait_for_issued_certificate(host.rehearsal, 60)  # not the self-signed placeholder
+    seconds = time.monotonic() - started
+    host.figures["nginx_restart_s"] = round(seconds, 1)
+    assert _served_serial(host) == serial
+    assert host.verify_from_host().returncode == 0  # its own entrypoint: upstream "app" again
+    assert seconds < 30
 
 
 def _orders_seen(host: Host, tag: str) -> set[tuple[object, object]]:
+    """Production orders the budget counts (a forced renewal, by design, is outside it)."""
     return {
         (e["ts"], e.get("serial"))
         for e in host.ledger(tag)
-        if e.get("kind") == "order" and e.get("production") and e.get("ok")
+        if e.get("kind") == "order" and e.get("production") and e.get("ok") and not e.get("forced")
     }
 
 
@@ -401,6 +543,8 @@ def test_removing_the_certificate_volume_between_deploys_orders_no_more_than_the
     for name in ("certbot", "nginx"):
         host.compose("r2", "rm", "--stop", "--force", name)
     host.docker.run("volume", "rm", "--force", "wapang_certs")
-    host.deploy("r2", VERIFY_TIMEOUT="60")  # its outcome is the certs issue's; counted: orders
+    # Its outcome is the certs issue's; counted: orders. The manager decides on its first pass,
+    # seconds after it starts: 30 s of verify retries leave it ample time to (wrongly) order.
+    host.deploy("r2", VERIFY_TIMEOUT="30")
     seen |= _orders_seen(host, "r2")
     assert len(seen) <= BUDGET, f"{len(seen)} production orders for a budget of {BUDGET}"

@@ -37,30 +37,38 @@ REPOSITORY, TAG = "wapang-rehearsal", "local"
 console = Console()
 
 
+def throwaway_settings(domain: str) -> dict[str, str]:
+    """What the repository secrets would hold for a host serving `domain`, with fresh throwaway
+    secrets and the selfhost database (the stack tests map them exactly as cd.yml does)."""
+    return {
+        "DB_HOST": "db",
+        "DB_USER": "wapang",
+        "DB_PASSWORD": secrets.token_urlsafe(18),
+        "DB_DATABASE": "wapang",
+        "ACCESS_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "REFRESH_TOKEN_SECRET": secrets.token_urlsafe(48),
+        "DOMAINS": domain,
+    }
+
+
 def rehearsal_env(domain: str) -> str:
     """The .env CD would write, from throwaway secrets (the selfhost database)."""
-    return render_env_file(
-        {
-            "DB_HOST": "db",
-            "DB_USER": "wapang",
-            "DB_PASSWORD": secrets.token_urlsafe(18),
-            "DB_DATABASE": "wapang",
-            "ACCESS_TOKEN_SECRET": secrets.token_urlsafe(48),
-            "REFRESH_TOKEN_SECRET": secrets.token_urlsafe(48),
-            "DOMAINS": domain,
-        }
-    )
+    return render_env_file(throwaway_settings(domain))
 
 
-def standin_images(docker: Docker) -> dict[str, str]:
+def standin_images(docker: Docker, timeout: float | None = None) -> dict[str, str]:
     """Base images built without a registry (deploy/standins/build.sh: VAR=image lines)."""
-    result = subprocess.run(
-        [str(DEPLOY / "standins" / "build.sh")],
-        env={**docker.env, "DOCKER": docker.client},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [str(DEPLOY / "standins" / "build.sh")],
+            env={**docker.env, "DOCKER": docker.client},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise StackError(f"building the stand-in base images took over {timeout:.0f}s") from None
     if result.returncode != 0:
         raise StackError(f"building the stand-in base images failed: {result.stderr.strip()}")
     return dict(line.split("=", 1) for line in result.stdout.split())
