@@ -85,6 +85,7 @@ class LoadResult:
     # Requests sent again on a new connection because the kept-alive one they were sent on was
     # closed by the server before any answer (see Load._one): counted, never hidden.
     resent: int = 0
+    created: int = 0  # writes answered 201: each must be exactly one item in the database
     statuses: Counter[int | str] = field(default_factory=Counter)
     failures: list[Failure] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -106,12 +107,12 @@ class Load:
         self.result = LoadResult()
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._token = self._setup()
+        self._token, self._store_id = self._setup()
         self._threads = [
             threading.Thread(target=self._worker, args=(n,), daemon=True) for n in range(WORKERS)
         ]
 
-    def _setup(self) -> str:
+    def _setup(self) -> tuple[str, str]:
         """A user with a store, so the writes (new items) are authenticated, cheap requests."""
         email, password = (
             f"load+{secrets.token_hex(4)}@{self.site.domain}",
@@ -138,7 +139,15 @@ class Load:
                 },
             )
             assert store.status_code == 201, store.text
-        return token
+        return token, str(store.json()["id"])
+
+    def items_stored(self) -> int:
+        """The items the load's writes left in the database (its store's listing): equal to
+        `result.created` when no answered write was lost and no resent one was stored twice."""
+        with self.site.client() as client:
+            listed = self.site.request(client, "GET", f"/api/stores/{self._store_id}/items")
+        assert listed.status_code == 200, listed.text
+        return len(listed.json())
 
     def __enter__(self) -> Load:
         self._deadline = time.monotonic() + self.max_seconds
@@ -204,6 +213,8 @@ class Load:
         with self._lock:
             self.result.sent += 1
             self.result.statuses[outcome] += 1
+            if write and outcome == 201:
+                self.result.created += 1
             if failure:
                 self.result.failures.append(failure)
 

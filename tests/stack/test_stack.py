@@ -345,6 +345,7 @@ def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(hos
     assert "old workers done" in output, output  # nginx's old workers exited, no drain timeout
     assert "still busy" not in output, output
     assert result.failed == 0, f"{result.summary()}\n{output}"
+    assert load.items_stored() == result.created, "a write was lost or stored twice"
 
 
 def _release_from_r2(host: Host, tag: str, app_dockerfile: str) -> None:
@@ -398,6 +399,7 @@ def test_releases_that_never_get_healthy_keep_r2_serving_and_order_no_certificat
     assert _serving(host) == ["r2"]
     assert host.verify_from_host().returncode == 0
     assert load.result.failed == 0, load.result.summary()
+    assert load.items_stored() == load.result.created, "a write was lost or stored twice"
 
 
 def _log_time(output: str, marker: str) -> datetime:
@@ -436,6 +438,7 @@ def test_a_release_that_fails_verify_is_rolled_back_to_r2_under_load(host: Host)
     assert (host.rehearsal.deploy_dir / "current-tag").read_text().strip() == "r2"
     assert host.verify_from_host().returncode == 0
     assert load.result.failed == 0, f"{load.result.summary()}\n{output}"
+    assert load.items_stored() == load.result.created, "a write was lost or stored twice"
 
 
 # ---- the certificate and restarts, under load ---------------------------------------------------
@@ -467,6 +470,7 @@ def test_a_renewal_is_served_after_nginx_t_with_zero_failed_requests(host: Host)
         "resent_after_keepalive_close": load.result.resent,
     }
     assert load.result.failed == 0, load.result.summary()
+    assert load.items_stored() == load.result.created, "a write was lost or stored twice"
 
 
 def _state(host: Host, container: str) -> tuple[str, str]:
