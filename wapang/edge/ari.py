@@ -29,7 +29,7 @@ from josepy.jwk import JWK
 from wapang.edge.certbot import conf_value
 from wapang.edge.lineage import Lineage
 from wapang.edge.preflight import CHALLENGE_PATH
-from wapang.edge.renewal_info import RenewalWindow
+from wapang.edge.ari_cache import RenewalWindow
 from wapang.edge.settings import EdgeSettings
 
 USER_AGENT = "wapang-edge (acme-python)"

@@ -51,7 +51,7 @@ from wapang.edge.errors import EdgeConfigError, EdgeError, OrderRefused
 from wapang.edge.lineage import Lineage, archived_certificates, choose, lineage_family, retire
 from wapang.edge.nginx import request_reload
 from wapang.edge.preflight import CHALLENGE_PATH, run_preflight
-from wapang.edge.renewal_info import RenewalWindow, load_state, save_state
+from wapang.edge.ari_cache import RenewalWindow, load_state, save_state
 from wapang.edge.settings import EdgeSettings
 
 log = logging.getLogger("wapang.edge")
