@@ -26,10 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from josepy.json_util import field as json_field
 from josepy.jwk import JWK
 
+from wapang.edge.ari_cache import RenewalWindow
 from wapang.edge.certbot import conf_value
 from wapang.edge.lineage import Lineage
 from wapang.edge.preflight import CHALLENGE_PATH
-from wapang.edge.ari_cache import RenewalWindow
 from wapang.edge.settings import EdgeSettings
 
 USER_AGENT = "wapang-edge (acme-python)"

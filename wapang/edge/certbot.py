@@ -318,6 +318,21 @@ def renewal_param(conf_text: str, key: str) -> str | None:
     return conf_value(conf_text, key)
 
 
+def switch_to_webroot(conf: Path, webroot: Path, names: list[str]) -> str | None:
+    """Rewrite a renewal conf that does not use the webroot (atomically); returns the
+    authenticator it used, or None when it was webroot already or does not exist."""
+    if not conf.exists():
+        return None
+    text = conf.read_text()
+    authenticator = renewal_param(text, "authenticator")
+    if authenticator == "webroot":
+        return None
+    temporary = conf.with_suffix(".conf.wapang-tmp")
+    temporary.write_text(webroot_renewal_conf(text, webroot, names))
+    os.replace(temporary, conf)
+    return str(authenticator)  # "None" when the conf named none
+
+
 def webroot_renewal_conf(conf_text: str, webroot: Path, names: list[str]) -> str:
     """The same renewal conf with the webroot authenticator for every name (the seed's
     standalone conf could never renew while nginx held port 80)."""

@@ -16,9 +16,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from wapang.edge.errors import EdgeConfigError, EdgeError
-from wapang.edge.manager import Manager, Outcome, Status
+from wapang.edge.manager import Manager, Outcome
 from wapang.edge.nginx import render_templates, write_loopback_config
 from wapang.edge.settings import EdgeSettings, load_settings
+from wapang.edge.status import Status
 
 app = typer.Typer(
     name="certs",

@@ -18,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
+from wapang.edge.errors import OrderRefused
+
 log = logging.getLogger("wapang.edge")
 
 # order: a real production/staging issuance (observed=True: found in archive/, made outside the
@@ -277,6 +279,49 @@ def backoff_until(
         if entry.kind in ATTEMPT_KINDS and not entry.ok
     )
     return last_failure + backoff_delay(failures, base, maximum)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the settings allow: production orders per window, and the backoff after failures."""
+
+    max_orders: int
+    window: timedelta
+    backoff_base: timedelta
+    backoff_max: timedelta
+
+
+def check_gates(
+    entries: Sequence[LedgerEntry],
+    names: str,
+    now: datetime,
+    limits: Limits,
+    ari_renewal: bool = False,
+) -> None:
+    """Raise OrderRefused (saying until when) while a Retry-After, the backoff or the budget
+    says no; a renewal carrying `replaces` (ari_renewal) does not count against the budget."""
+    retry_after = retry_after_in_force(entries, names, now)
+    if retry_after:
+        raise OrderRefused.until_time("the CA asked to retry after", retry_after)
+    backoff = backoff_until(entries, names, limits.backoff_base, limits.backoff_max)
+    if backoff and backoff > now:
+        failures = consecutive_failures(entries, names)
+        raise OrderRefused.until_time(f"backing off after {failures} failure(s)", backoff)
+    if ari_renewal:
+        return
+    allowed = budget_allowed_at(entries, names, now, limits.max_orders, limits.window)
+    if allowed:
+        limit = effective_max_orders(entries, now, limits.max_orders, limits.window)
+        lost = (
+            " (history lost: one order per window until it is known again)"
+            if limit < limits.max_orders
+            else ""
+        )
+        hours = limits.window / timedelta(hours=1)
+        raise OrderRefused.until_time(
+            f"budget spent: {limit} production orders for {names} in the last {hours:g}h{lost}",
+            allowed,
+        )
 
 
 def last_attempts(entries: Sequence[LedgerEntry], names: str, count: int) -> list[LedgerEntry]:

@@ -52,6 +52,11 @@ class Lineage:
                 return Path(configured)
         return self.config_dir / "archive" / self.name
 
+    def renewal_param(self, key: str) -> str | None:
+        """A [renewalparams] value of the renewal conf (authenticator, server), if it exists."""
+        conf = self.renewal_conf
+        return conf_value(conf.read_text(), key) if conf.exists() else None
+
     def cert(self) -> CertInfo | None:
         try:
             return load_cert(self.live_dir / "cert.pem")

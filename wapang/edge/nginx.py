@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from wapang.edge.certificates import fetch_served_cert, wait_until_served
 from wapang.edge.errors import NginxConfigError, NginxReloadError, TemplateError
 from wapang.edge.settings import EdgeSettings
 
@@ -114,6 +115,10 @@ class Nginx:
             command += ["-c", str(conf)]
         return command
 
+    def serve_command(self) -> list[str]:
+        """nginx in the foreground (tests, bench, local runs): stopped by its process."""
+        return [*self.base_command(), "-g", "daemon off;"]
+
     def _run(self, extra: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [*self.base_command(), *extra],
@@ -147,3 +152,49 @@ def request_reload(settings: EdgeSettings) -> None:
     temporary = marker.with_suffix(".tmp")
     temporary.write_text(datetime.now(UTC).isoformat() + "\n")
     os.replace(temporary, marker)  # atomic: the watcher never reads half a write
+
+
+# ---- activation: what nginx serves ----------------------------------------------------------
+
+
+def point_link(link: Path, target: Path) -> None:
+    """Atomically (re)point a symlink; relative, so it resolves in every container that
+    mounts the certificate volume, wherever it is mounted."""
+    link.parent.mkdir(parents=True, exist_ok=True)
+    relative = os.path.relpath(target, link.parent)
+    if link.is_symlink() and os.readlink(link) == relative:
+        return
+    temporary = link.with_name(link.name + ".wapang-tmp")
+    if temporary.is_symlink() or temporary.exists():
+        temporary.unlink()
+    temporary.symlink_to(relative)
+    os.replace(temporary, link)
+
+
+def links_to(link: Path, target: Path) -> bool:
+    return link.is_symlink() and link.resolve() == target.resolve()
+
+
+def serve(settings: EdgeSettings, live_dir: Path, serial: int) -> None:
+    """Point nginx's certificate link at live_dir, reload (`nginx -t` first) and wait until
+    nginx serves `serial`; raises EdgeError when it does not."""
+    point_link(settings.tls_dir, live_dir)
+    request_reload(settings)
+    wait_until_served(
+        settings.verify_host,
+        settings.effective_verify_port,
+        settings.domains[0],
+        serial,
+        settings.verify_timeout_seconds,
+    )
+
+
+def served_serial(settings: EdgeSettings) -> tuple[int | None, str]:
+    """The serial nginx serves for the first name, or None and why it could not be read."""
+    try:
+        served = fetch_served_cert(
+            settings.verify_host, settings.effective_verify_port, settings.domains[0], timeout=3
+        )
+    except OSError as exc:
+        return None, str(exc) or type(exc).__name__
+    return served.serial, ""

@@ -10,6 +10,7 @@ proves the name points at this host), and CAA, if any, allows the CA (CAA_IDENTI
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import dns.name
 import dns.resolver
 import httpx
 
+from wapang.edge.errors import EdgeConfigError
 from wapang.edge.settings import EdgeSettings
 
 CHALLENGE_PATH = ".well-known/acme-challenge"
@@ -165,3 +167,68 @@ def run_preflight(settings: EdgeSettings) -> PreflightReport:
     finally:
         token_file.unlink(missing_ok=True)
     return report
+
+
+def check_directories(settings: EdgeSettings) -> None:
+    """Every directory an order writes to, checked before any ACME request and reported
+    together (a read-only volume, a webroot under a file…)."""
+    targets = [
+        ("WEBROOT", settings.webroot / CHALLENGE_PATH, "the webroot nginx serves for HTTP-01"),
+        ("CERTBOT_CONFIG_DIR", settings.certbot_config_dir, "certbot's certificates and accounts"),
+        ("CERTBOT_WORK_DIR", settings.certbot_work_dir, "certbot's work directory"),
+        ("CERTBOT_LOGS_DIR", settings.certbot_logs_dir, "certbot's logs"),
+        ("EDGE_STATE_DIR", settings.state_dir, "ledger mirror, placeholder and nginx's link"),
+        ("LEDGER_DIR", settings.ledger_dir, "the ledger's main copy (a host directory)"),
+    ]
+    problems = []
+    for name, directory, role in targets:
+        problem = _writable_problem(directory)
+        if problem:
+            problems.append(
+                f"{name}: {directory} is not usable ({problem}); it holds {role}: "
+                f"make it a writable directory"
+            )
+    if problems:
+        raise EdgeConfigError(problems)
+
+
+def _writable_problem(directory: Path) -> str | None:
+    """Why files cannot be created in `directory` (made if missing), or None."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".wapang-probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def profile_problems(settings: EdgeSettings) -> list[dict[str, str]]:
+    """CERT_PROFILE must be one both directories offer (asked of the CAs, not assumed)."""
+    from wapang.edge import ari  # acme: installed with the edge group only
+
+    profile = settings.cert_profile
+    if not profile:
+        return []
+    problems = []
+    for label, server in (
+        ("ACME_SERVER", settings.acme_server),
+        ("ACME_STAGING_SERVER", settings.acme_staging_server),
+    ):
+        try:
+            offered = ari.offered_profiles(ari.directory(settings, server))
+        except Exception as exc:  # reported, not raised
+            problems.append({"name": "", "type": "ca", "detail": f"{label}: {exc}"})
+            continue
+        if profile not in offered:
+            problems.append(
+                {
+                    "name": "",
+                    "type": "profile",
+                    "detail": f"{label} does not offer CERT_PROFILE={profile} (it "
+                    f"offers {', '.join(sorted(offered)) or 'no profiles'}): unset "
+                    "CERT_PROFILE or pick one it offers",
+                }
+            )
+    return problems
