@@ -31,6 +31,11 @@ EDGE_KEEPS = 0.85
 SCALE_P50_FACTOR = 1.5
 
 
+def ratio(part: float, whole: float) -> float | None:
+    """`part` as a share of `whole`, to 0.1%: the one figure printed, stored and judged."""
+    return round(part / whole, 3) if whole else None
+
+
 class Measured(Protocol):
     @property
     def rps(self) -> float: ...
@@ -59,11 +64,11 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
 
     for name, share in CEILING_SHARE.items():
         run = runs.get(name)
-        if run is None or run.db_ceiling is None or not run.db_ceiling.rps:
+        share_reached = ratio(run.app.rps, run.db_ceiling.rps) if run and run.db_ceiling else None
+        if share_reached is None:
             continue
-        ratio = run.app.rps / run.db_ceiling.rps
         text = f"{name}: >= {share:.0%} of the database ceiling's req/s"
-        goal(text, ratio >= share, f"{ratio:.0%}")
+        goal(text, share_reached >= share, f"{share_reached:.0%}")
     for name in READS:
         run = runs.get(name)
         if run is None:
@@ -104,7 +109,7 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
 
 def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, text: str) -> None:
     run, alone = runs.get(name), runs.get(base)
-    if run is None or alone is None or not alone.app.rps:
+    kept = ratio(run.app.rps, alone.app.rps) if run and alone else None
+    if kept is None:
         return
-    kept = run.app.rps / alone.app.rps
     goal(f"{text}: >= {share:.0%} of items alone", kept >= share, f"{kept:.0%}")

@@ -94,7 +94,7 @@ class Admin:
     user: str = "root"
     password: str = ""
 
-    def connect(self, database: str | None = None) -> pymysql.connections.Connection:  # type: ignore[type-arg]
+    def connect(self, database: str | None = None) -> pymysql.connections.Connection[Any]:
         return pymysql.connect(
             host=self.host,
             port=self.port,

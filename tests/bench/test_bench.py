@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from bench import __main__ as bench
-from bench import cpu, dbceiling, goals, seed, sqlplan
+from bench import cpu, dbceiling, goals, report, scenarios, seed, sqlplan, wrk
 
 
 def test_cli_parses_its_flags(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,7 +61,7 @@ def test_wrk_figures_count_every_error() -> None:
         "p99_us": 9000,
         "max_us": 20000,
     }
-    figures = bench.Figures.from_wrk(raw)
+    figures = wrk.Figures.from_wrk(raw)
     assert figures.rps == 500.0
     assert (figures.p50_ms, figures.p99_ms) == (1.5, 9.0)
     assert figures.errors == 6
@@ -125,11 +125,11 @@ def test_a_plan_refuses_what_it_cannot_explain() -> None:
 def test_the_database_ceiling_shapes_rows_as_the_response_models() -> None:
     columns = ["id", "writer_id", "nickname", "rating", "comment"]
     rows = [("r1", "w1", "kim", 5, "좋아요")]
-    shape = bench.SHAPES[goals.ITEM_REVIEWS]
+    shape = scenarios.SHAPES[goals.ITEM_REVIEWS]
     assert dbceiling.shape_rows(shape, columns, rows) == [
         {"review_id": "r1", "writer_nickname": "kim", "rating": 5, "comment": "좋아요"}
     ]
-    me = bench.SHAPES[goals.USERS_ME]
+    me = scenarios.SHAPES[goals.USERS_ME]
     user = ["id", "email", "hashed_password", "nickname", "address", "phone_number"]
     assert dbceiling.shape_rows(me, user, []) is None
     assert dbceiling.shape_rows(me, user, [("u", "e", "h", None, "a", "p")]) == {
@@ -198,11 +198,29 @@ def test_rss_lists_a_process_and_its_children() -> None:
 
 
 def test_cpu_per_request_counts_the_server_that_answered() -> None:
-    figures = bench.Figures(
+    figures = wrk.Figures(
         requests=5000, rps=500.0, p50_ms=1, p90_ms=2, p99_ms=3, max_ms=4, errors=0,
         error_detail={}, cpu_cores={"app": 0.2, "granian": 0.75, "other": 1.0},
     )  # fmt: skip
-    under_uvicorn = bench.Result("items", "", 64, 0, figures)
-    under_granian = bench.Result("items_granian", "", 64, 0, figures, server="granian")
+    under_uvicorn = report.Result("items", "", 64, 0, figures)
+    under_granian = report.Result("items_granian", "", 64, 0, figures, server="granian")
     assert under_uvicorn.cpu_ms_per_request == pytest.approx(0.4)
     assert under_granian.cpu_ms_per_request == pytest.approx(1.5)
+
+
+def test_the_printed_share_is_the_judged_share() -> None:
+    """One ratio(): 599.6 of 1000 req/s is 60% in the table, the JSON and the verdict."""
+    app = wrk.Figures(
+        requests=5996, rps=599.6, p50_ms=1, p90_ms=2, p99_ms=3, max_ms=4, errors=0,
+        error_detail={},
+    )  # fmt: skip
+    ceiling = wrk.Figures(
+        requests=10000, rps=1000.0, p50_ms=1, p90_ms=2, p99_ms=3, max_ms=4, errors=0,
+        error_detail={},
+    )  # fmt: skip
+    result = report.Result(goals.ITEMS, "", 64, 0, app, db_ceiling=ceiling)
+    verdict = next(goal for goal in report.judge([result]) if "database ceiling" in goal["goal"])
+    assert result.db_ratio == 0.6
+    assert verdict["passed"] is True
+    assert verdict["measured"] == f"{result.db_ratio:.0%}"
+    assert goals.ratio(1.0, 0.0) is None
