@@ -17,6 +17,8 @@ from wapang.migrate import upgrade
 from wapang.models import Base
 
 BACKENDS = ["sqlite", "mariadb"]
+# The loopback edge rig (pebble, challtestsrv, nginx per test), registered once for every suite.
+pytest_plugins = ["tests.edge.fixtures"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

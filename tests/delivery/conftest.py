@@ -184,10 +184,3 @@ def template_dir(base: Path, hsts: bool, replicas: Sequence[str] = ()) -> Path:
         more = "".join(f"\n    server {replica} max_fails=0;" for replica in replicas)
         (copy / template.name).write_text(text.replace(UPSTREAM_LINE, UPSTREAM_LINE + more))
     return copy
-
-
-# The edge engineer's pebble rig (tests/edge/conftest.py), for the happy path with a certificate
-# issued by the real certificate manager. Imported, not copied: pytest registers them here.
-from tests.edge.conftest import make_edge, rig, rig_binaries  # noqa: E402
-
-__all__ = ["make_edge", "rig", "rig_binaries"]

@@ -31,10 +31,10 @@ from tests.databases import (
 )
 from tests.requirements import require
 from tests.servers import LOOPBACK
+from wapang.delivery.pki import issue, make_authority
 from wapang.migrate import upgrade
 
-from .conftest import SITE, App, EdgeStarter, start_app
-from .pki import issue, make_authority
+from .fixtures import SITE, App, EdgeStarter, start_app
 
 pytestmark = pytest.mark.mariadb
 

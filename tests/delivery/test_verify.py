@@ -14,12 +14,12 @@ from tests.databases import TEST_SECRETS
 from tests.servers import LOOPBACK
 from wapang.cli import app as cli
 from wapang.config import Settings
+from wapang.delivery.pki import Authority, issue, make_authority
 from wapang.delivery.verify import Policy, Report, Target, run_checks
 from wapang.edge.manager import Manager
 from wapang.migrate import upgrade
 
-from .conftest import SITE, App, EdgeStarter, LocalEdge
-from .pki import Authority, issue, make_authority
+from .fixtures import SITE, App, EdgeStarter, LocalEdge
 
 
 @pytest.fixture(scope="module")

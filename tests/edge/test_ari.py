@@ -18,7 +18,7 @@ from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 
-from .conftest import AriCAs, EdgeFactory, Rig
+from .fixtures import AriCAs, EdgeFactory, Rig
 from .rig import PROFILE_SECONDS, CaCounts, Edge, run_cli
 
 pytestmark = pytest.mark.edge

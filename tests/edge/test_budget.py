@@ -14,7 +14,7 @@ from tests.servers import free_port
 from wapang.edge.ledger import Ledger, LedgerEntry, backoff_delay, name_set_key
 from wapang.edge.manager import Manager
 
-from .conftest import EdgeFactory
+from .fixtures import EdgeFactory
 from .rig import EXIT_FAILED, EXIT_REFUSED, Edge, run_cli
 
 pytestmark = pytest.mark.edge

@@ -14,7 +14,7 @@ from tests.servers import LOOPBACK, free_port
 from wapang.edge.errors import NginxConfigError
 from wapang.edge.nginx import Nginx
 
-from .conftest import EdgeFactory, Rig
+from .fixtures import EdgeFactory, Rig
 from .rig import Edge
 
 pytestmark = pytest.mark.edge

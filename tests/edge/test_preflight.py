@@ -12,7 +12,7 @@ from wapang.edge.manager import Manager
 from wapang.edge.preflight import run_preflight
 from wapang.edge.settings import EdgeSettings
 
-from .conftest import EdgeFactory, Rig
+from .fixtures import EdgeFactory, Rig
 from .rig import CaCounts, make_private_dir
 
 pytestmark = pytest.mark.edge

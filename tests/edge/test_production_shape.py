@@ -14,7 +14,7 @@ from wapang.edge.manager import Manager
 from wapang.edge.nginx import Nginx, template_variables
 from wapang.edge.settings import EdgeSettings
 
-from .conftest import EdgeFactory
+from .fixtures import EdgeFactory
 from .rig import ENTRYPOINT_D, settings_env, shell_edge_variables
 
 pytestmark = pytest.mark.edge

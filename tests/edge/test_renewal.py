@@ -19,7 +19,7 @@ from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 
-from .conftest import EdgeFactory, Rig
+from .fixtures import EdgeFactory, Rig
 from .rig import Edge
 
 pytestmark = pytest.mark.edge
