@@ -34,7 +34,7 @@ from tests.servers import LOOPBACK
 from wapang.delivery.pki import issue, make_authority
 from wapang.migrate import upgrade
 
-from .fixtures import SITE, App, EdgeStarter, start_app
+from .conftest import SITE, App, EdgeStarter, start_app
 
 pytestmark = pytest.mark.mariadb
 

@@ -19,7 +19,7 @@ from wapang.delivery.verify import Policy, Report, Target, run_checks
 from wapang.edge.manager import Manager
 from wapang.migrate import upgrade
 
-from .fixtures import SITE, App, EdgeStarter, LocalEdge
+from .conftest import SITE, App, EdgeStarter, LocalEdge
 
 
 @pytest.fixture(scope="module")
