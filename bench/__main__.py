@@ -26,6 +26,8 @@ from bench import cpu, edge, preflight, profile, report, scenarios, seed, server
 from bench.measure import measure
 from bench.report import RESULTS, Result
 from bench.seed import Admin
+from harness.apps import clean_env
+from harness.processes import Service
 
 SCALE_ITEMS = 1_000_000
 
@@ -38,7 +40,7 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="wapang-bench-"))
     work.chmod(0o755)  # nginx workers run as nobody when the bench runs as root
-    running: list[servers.Server] = []
+    running: list[Service] = []
     try:
         print(f"== seeding {seed.DATABASE} on {admin.host}:{admin.port}", flush=True)
         t0 = time.monotonic()
@@ -112,7 +114,7 @@ def main() -> int:
         raise
     finally:
         for server in reversed(running):
-            server.stop()
+            server.stop(timeout=15)
         seed.drop_database_and_user(admin)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -154,12 +156,7 @@ def _arguments() -> argparse.Namespace:
 
 def _app_env(admin: Admin, password: str, pool_size: int | None) -> dict[str, str]:
     """Production settings (ENV=prod validates them), with the bench's own database user."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "ACCESS_TOKEN", "REFRESH_TOKEN", "SHORT_", "LONG_"))
-    }
-    env.update(
+    env = clean_env(
         ENV="prod",
         DB_DIALECT="mysql",
         DB_HOST=admin.host,
@@ -190,7 +187,7 @@ def _scale(
     admin: Admin,
     rng: random.Random,
     plans: dict[str, dict[str, Any]],
-    targets: dict[str, servers.Server],
+    targets: dict[str, Service],
     work: Path,
     explains: dict[str, Any],
 ) -> list[Result]:

@@ -13,10 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cpu, profile, servers
+from bench import cpu, profile
 from bench.report import RESULTS, Result, print_result
 from bench.scenarios import Scenario
 from bench.wrk import Figures, load, requests_file
+from harness.processes import Service
 
 
 def start_storm(arguments: argparse.Namespace, url: str, work: Path) -> subprocess.Popen[str]:
@@ -44,7 +45,7 @@ def measure(
     arguments: argparse.Namespace,
     scenarios: list[Scenario],
     bodies: dict[str, dict[str, Any]],
-    targets: dict[str, servers.Server],
+    targets: dict[str, Service],
     work: Path,
 ) -> list[Result]:
     roots = {name: server.process.pid for name, server in targets.items()}

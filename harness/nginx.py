@@ -21,7 +21,9 @@ def private_dir(parent: Path, name: str) -> Path:
     return path
 
 
-def loopback_settings(base: Path, domain: str, upstream_port: int, **overrides: Any) -> EdgeSettings:
+def loopback_settings(
+    base: Path, domain: str, upstream_port: int, **overrides: Any
+) -> EdgeSettings:
     """Edge settings for one nginx under `base`: free ports, its own prefix, webroot and
     state, proxying to the app on `upstream_port`."""
     values: dict[str, Any] = {

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import delete
 
 from tests.databases import mariadb_available, mariadb_database, mariadb_settings, sqlite_settings
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.config import Settings
 from wapang.main import create_app
 from wapang.migrate import upgrade
@@ -42,7 +42,7 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         upgrade(migrated)
         yield migrated
         return
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     with mariadb_database() as name:
         migrated = mariadb_settings(name)
         upgrade(migrated)

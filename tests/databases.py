@@ -7,20 +7,17 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pymysql
 
+from tests.examples import TEST_SECRETS
 from wapang.config import Settings
 
 MARIADB_HOST = os.environ.get("WAPANG_TEST_MYSQL_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("WAPANG_TEST_MYSQL_PORT", "3306"))
 MARIADB_USER = os.environ.get("WAPANG_TEST_MYSQL_USER", "root")
 MARIADB_PASSWORD = os.environ.get("WAPANG_TEST_MYSQL_PASSWORD", "")
-
-TEST_SECRETS = {
-    "ACCESS_TOKEN_SECRET": "test-access-" + "a" * 40,
-    "REFRESH_TOKEN_SECRET": "test-refresh-" + "b" * 40,
-}
 
 
 def mariadb_available() -> bool:
@@ -31,7 +28,7 @@ def mariadb_available() -> bool:
     return True
 
 
-def _admin_connection() -> pymysql.connections.Connection:  # type: ignore[type-arg]
+def _admin_connection() -> pymysql.connections.Connection[Any]:
     return pymysql.connect(
         host=MARIADB_HOST,
         port=MARIADB_PORT,

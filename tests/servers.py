@@ -1,12 +1,8 @@
-"""Real server processes for tests: started on a free loopback port, stopped by PID."""
+"""`wapang serve` as a process for a test: on a free loopback port, its settings as environment
+variables (and none from the shell), stopped by PID (processes: harness/processes.py)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,90 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from wapang.config import Settings
-
-WAPANG = str(Path(sys.executable).with_name("wapang"))
-
-
-LOOPBACK = "127.0.0.1"
-
-
-def free_port() -> int:
-    """A port free for TCP and UDP on loopback (the edge's DNS mock needs both)."""
-    while True:
-        with socket.socket() as tcp:
-            tcp.bind((LOOPBACK, 0))
-            port = int(tcp.getsockname()[1])
-        try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                udp.bind((LOOPBACK, port))
-        except OSError:
-            continue
-        return port
-
-
-def wait_for_port(
-    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 15
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited early with {process.returncode}")
-        try:
-            with socket.create_connection((LOOPBACK, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{name} did not open port {port} within {timeout}s")
-
-
-@dataclass
-class Service:
-    """A server we started, logging to a file (a pipe nobody reads fills up and blocks it);
-    stopped by its own PID only."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-    stop_signal: int = signal.SIGTERM
-
-    @classmethod
-    def start(
-        cls,
-        name: str,
-        args: list[str],
-        log: Path,
-        env: dict[str, str] | None = None,
-        stop_signal: int = signal.SIGTERM,
-        cwd: Path | None = None,
-    ) -> Service:
-        with log.open("wb") as handle:
-            process = subprocess.Popen(
-                args,
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=cwd,
-                stdin=subprocess.DEVNULL,
-            )
-        return cls(name, process, log, stop_signal)
-
-    def stop(self, timeout: float = 5) -> None:
-        """The stop signal, then SIGKILL after `timeout` seconds."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.process.pid, self.stop_signal)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.kill(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-
-def clean_env(**values: object) -> dict[str, str]:
-    """The process environment without any wapang setting, plus `values`."""
-    env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
-    return {**env, **{name: str(value) for name, value in values.items()}}
+from harness.apps import WAPANG, clean_env
+from harness.processes import LOOPBACK, Service, free_port
 
 
 @dataclass
@@ -112,7 +26,7 @@ class Server:
         return self.output()
 
     def output(self) -> str:
-        return self.service.log.read_text(errors="replace")
+        return self.service.output()
 
 
 def wait_until_healthy(server: Server, timeout: float = 30) -> None:
@@ -138,6 +52,7 @@ def wapang_server(cwd: Path, *args: str, **env: object) -> Iterator[Server]:
         cwd / f"wapang-{port}.log",
         env=clean_env(**env),
         cwd=cwd,
+        port=port,
     )
     server = Server(service, f"http://{LOOPBACK}:{port}")
     try:

@@ -10,12 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import WAPANG, Server, clean_env, free_port, wapang_server
-
-STRONG = {
-    "ACCESS_TOKEN_SECRET": "a" * 16 + "Zk3Lq9Xv7PbR2mTy",
-    "REFRESH_TOKEN_SECRET": "b" * 16 + "Hn4Wc8Jd6FsG1uQe",
-}
+from harness.apps import WAPANG, clean_env
+from harness.processes import free_port
+from tests.examples import PRODUCTION_APP
+from tests.servers import Server, wapang_server
 
 
 def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -43,22 +41,14 @@ def test_check_config_lists_every_problem_and_fails(tmp_path: Path) -> None:
 
 def test_check_config_summarises_a_good_file_without_secrets(tmp_path: Path) -> None:
     env_file = tmp_path / "prod.env"
-    lines = {
-        "ENV": "prod",
-        "DB_DIALECT": "mysql",
-        "DB_DRIVER": "pymysql",
-        "DB_HOST": "db.internal",
-        "DB_USER": "wapang",
-        "DB_PASSWORD": "pw-0123456789",
-        "DB_DATABASE": "wapang",
-        **STRONG,
-    }
+    lines = {**PRODUCTION_APP, "DB_DRIVER": "pymysql"}
     env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     result = run("check-config", "--env-file", str(env_file), cwd=tmp_path, env=clean_env())
     assert result.returncode == 0, result.stderr
     assert "configuration: OK" in result.stdout
     assert "mysql+aiomysql wapang@db.internal:3306/wapang" in result.stdout
-    for secret in ("pw-0123456789", *STRONG.values()):
+    for secret in ("DB_PASSWORD", "ACCESS_TOKEN_SECRET", "REFRESH_TOKEN_SECRET"):
+        secret = PRODUCTION_APP[secret]
         assert secret not in result.stdout + result.stderr
 
 

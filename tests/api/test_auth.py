@@ -30,7 +30,7 @@ from tests.api.shop import (
     sign_up,
     unsigned_token,
 )
-from tests.databases import TEST_SECRETS
+from tests.examples import TEST_SECRETS
 from wapang.sessions.models import BlockedToken
 from wapang.users.models import User
 

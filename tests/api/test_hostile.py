@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from harness.processes import LOOPBACK
 from tests.api.shop import (
     ERR_004,
     ERR_007,
@@ -42,13 +43,13 @@ from tests.api.test_outage import TcpProxy
 from tests.databases import (
     MARIADB_PASSWORD,
     MARIADB_USER,
-    TEST_SECRETS,
     mariadb_available,
     mariadb_database,
     mariadb_settings,
 )
-from tests.requirements import require
-from tests.servers import LOOPBACK, Server, wapang_server
+from tests.examples import TEST_SECRETS
+from tests.requirements import require_available
+from tests.servers import Server, wapang_server
 from wapang.migrate import upgrade
 
 
@@ -80,7 +81,7 @@ def server(
         with wapang_server(directory, "--workers", "2", **_server_env(backend, directory, "")) as s:
             yield s
         return
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     with mariadb_database() as name:
         upgrade(mariadb_settings(name))
         env = _server_env(backend, directory, name)
@@ -412,7 +413,7 @@ async def test_a_body_under_the_limit_is_read(http: httpx.AsyncClient) -> None:
 async def test_no_503_once_the_database_is_back(tmp_path: Path) -> None:
     """The app's connections are cut and restored 0.5 s later: the pooled connections that
     died are replaced and their statements retried, so no request after that fails."""
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     proxy = TcpProxy()
     await proxy.start()
     with mariadb_database() as name:

@@ -22,7 +22,7 @@ from tests.databases import (
     mariadb_database,
     mariadb_settings,
 )
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.main import create_app
 from wapang.migrate import upgrade
 
@@ -75,7 +75,7 @@ class TcpProxy:
 
 @pytest.fixture(scope="module")
 def outage_database() -> Iterator[str]:
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     with mariadb_database() as name:
         upgrade(mariadb_settings(name))
         yield name

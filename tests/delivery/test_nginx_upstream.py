@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.requirements import require
-from tests.servers import LOOPBACK, Service, free_port, wait_for_port
+from harness.binaries import which
+from harness.processes import LOOPBACK, Service, free_port, wait_for_port
+from tests.requirements import require_available
+from wapang.delivery.pki import issue, make_authority
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT_D = ROOT / "deploy" / "nginx" / "entrypoint.d"
@@ -45,22 +47,14 @@ class Edge:
 
 @pytest.fixture
 def edge(tmp_path: Path) -> Iterator[Edge]:
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    require(Path(binary).exists(), "nginx")
-    require(shutil.which("envsubst") is not None, "envsubst (gettext-base)")
+    binary = which("nginx")
+    require_available(binary is not None, "nginx")
+    assert binary is not None
+    require_available(shutil.which("envsubst") is not None, "envsubst (gettext-base)")
     prefix = tmp_path / "nginx"
     for directory in ("conf.d", "logs", "webroot", "state/current"):
         (prefix / directory).mkdir(parents=True)
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"),
-            *("-nodes", "-days", "1", "-subj", "/CN=shop.wapang.example"),
-            *("-keyout", str(prefix / "state/current/privkey.pem")),
-            *("-out", str(prefix / "state/current/fullchain.pem")),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    issue(make_authority("wapang test CA"), ["shop.wapang.example"], prefix / "state/current", 1)
     (prefix / "nginx.conf").write_text(
         f"pid {prefix}/nginx.pid;\nerror_log stderr notice;\nevents {{}}\n"
         f"http {{ access_log off; include {prefix}/conf.d/*.conf; }}\n"

@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.processes import LOOPBACK
 from tests.api.shop import ERR_007, PASSWORD, assert_error
 from tests.databases import (
     MARIADB_HOST,
@@ -29,8 +30,7 @@ from tests.databases import (
     mariadb_database,
     mariadb_settings,
 )
-from tests.requirements import require
-from tests.servers import LOOPBACK
+from tests.requirements import require_available
 from wapang.delivery.pki import issue, make_authority
 from wapang.migrate import upgrade
 
@@ -44,7 +44,7 @@ REFRESH = "/api/auth/tokens/refresh"
 
 @pytest.fixture(scope="module")
 def replicas(delivery_root: Path) -> Iterator[tuple[App, App]]:
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     with mariadb_database() as database:
         upgrade(mariadb_settings(database))  # once, as the migrate job does before pods serve
         env = {

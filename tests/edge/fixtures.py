@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.requirements import require as require_available
-from tests.servers import LOOPBACK, Service, free_port, wait_for_port
+from harness.nginx import private_dir, start_nginx
+from harness.processes import LOOPBACK, Service, free_port, wait_for_port
+from tests.requirements import find_binaries, require_available
 from wapang.edge.certbot import resolve_binary
 from wapang.edge.certificates import wait_until_served
 from wapang.edge.errors import CertbotNotFound
 from wapang.edge.manager import Manager
-from wapang.edge.nginx import write_loopback_config
 from wapang.edge.settings import EdgeSettings
 
 from .rig import (
@@ -30,9 +29,7 @@ from .rig import (
     Edge,
     Pebble,
     make_pebble_tls,
-    make_private_dir,
     pebble_profiles,
-    require,
     run_entrypoint_scripts,
     start_pebble,
 )
@@ -58,7 +55,7 @@ class Rig:
 
 @pytest.fixture(scope="session")
 def rig_binaries() -> dict[str, str]:
-    binaries = require("nginx", "pebble", "pebble-challtestsrv", "openssl")
+    binaries = find_binaries("nginx", "pebble", "pebble-challtestsrv", "openssl")
     try:
         binaries["certbot"] = resolve_binary(None)
     except CertbotNotFound:
@@ -172,7 +169,7 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
         if "[" in test_name:  # parametrized: keep the parameter, or two cases share a dir
             test_name = test_name[:30] + "-" + test_name.split("[", 1)[1][:9]
         name = f"{test_name[:40]}-{next(counter)}".replace("[", "-").replace("]", "")
-        base = make_private_dir(rig.root, name)
+        base = private_dir(rig.root, name)
         values: dict[str, Any] = {
             "domains": [domain or f"{name.lower().replace('_', '-')}.wapang.test"],
             "acme_server": rig.production.directory_url,
@@ -183,7 +180,7 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
             "certbot_work_dir": base / "certbot-work",
             "certbot_logs_dir": base / "certbot-logs",
             "certbot_timeout_seconds": 120,
-            "webroot": make_private_dir(base, "webroot"),
+            "webroot": private_dir(base, "webroot"),
             "upstream": f"{LOOPBACK}:{rig.upstream_port}",
             "listen_address": LOOPBACK,
             "http_port": rig.http_port,
@@ -201,35 +198,14 @@ def make_edge(rig: Rig, request: pytest.FixtureRequest) -> Iterator[EdgeFactory]
         Manager(settings).bootstrap()  # the placeholder, as compose's certs-init service makes it
         if shell_bootstrap:  # the image's entrypoint scripts, as the nginx container runs them
             run_entrypoint_scripts(settings)
-        write_loopback_config(settings, base / "nginx")
-        edge = Edge(settings, base / "nginx", _start_nginx(settings, base), rig.production_root)
+        nginx = start_nginx(settings, base / "nginx.out")
+        edge = Edge(settings, base / "nginx", nginx, rig.production_root)
         started.append(edge)
-        wait_for_port(rig.https_port, edge.nginx.process, "nginx")
         return edge
 
     yield factory
     for edge in started:
         edge.nginx.stop()
-
-
-def _start_nginx(settings: EdgeSettings, base: Path) -> Service:
-    prefix = base / "nginx"
-    return Service.start(
-        "nginx",
-        [
-            settings.nginx_bin,
-            "-p",
-            str(prefix),
-            "-e",
-            str(prefix / "logs" / "error.log"),
-            "-c",
-            str(settings.nginx_conf),
-            "-g",
-            "daemon off;",
-        ],
-        base / "nginx.out",
-        stop_signal=signal.SIGQUIT,  # graceful: the next test's nginx reuses the ports
-    )
 
 
 SHARED_DOMAIN = "issued.wapang.test"

@@ -1,4 +1,5 @@
-"""Loopback test rig for the edge: a TLS CA for pebble, pebble, nginx (processes: tests/servers.py).
+"""Loopback test rig for the edge: pebble and challtestsrv, the edge under test, its CLI
+(processes, nginx and binaries: harness/).
 
 Follows /work/shared/notes/acme-loopback.md (gotchas G1-G14 referenced where they apply).
 """
@@ -8,99 +9,29 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import sys
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
 
-from tests.requirements import require as require_available
-from tests.servers import LOOPBACK, Service, free_port, wait_for_port
+from harness.processes import LOOPBACK, Service, free_port, wait_for_port
+from wapang.delivery.pki import write_tls_pair
 from wapang.edge.settings import EdgeSettings
 
-
-def require(*binaries: str) -> dict[str, str]:
-    """Absolute paths of the binaries; a missing one fails under CI and skips elsewhere."""
-    search = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"  # nginx is in /usr/sbin (G12)
-    found = {name: shutil.which(name, path=search) for name in binaries}
-    missing = sorted(name for name, path in found.items() if path is None)
-    require_available(not missing, f"{', '.join(missing)} (edge tests)")
-    return {name: path for name, path in found.items() if path}
-
-
-# ---- PKI for pebble's own HTTPS listeners (the Debian package ships none: G5) -------------
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+# ---- TLS for pebble's own HTTPS listeners (the Debian package ships none) -----------------
 
 
 def make_pebble_tls(directory: Path) -> Path:
     """CA + leaf for 127.0.0.1; returns the CA file certbot must trust (REQUESTS_CA_BUNDLE)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wapang test pebble TLS CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=7))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address(LOOPBACK))]
-            ),
-            False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    (directory / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    (directory / "pebble.pem").write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    _write_key(directory / "pebble.key", leaf_key)
-    return directory / "ca.pem"
+    files = ("ca.pem", "pebble.pem", "pebble.key")
+    name = "wapang test pebble TLS CA"
+    return write_tls_pair(directory, name, ["localhost"], addresses=[LOOPBACK], files=files)
 
 
 # ---- pebble -------------------------------------------------------------------------------
@@ -305,14 +236,6 @@ def settings_env(settings: EdgeSettings) -> dict[str, str]:
             continue
         env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
     return env
-
-
-def make_private_dir(parent: Path, name: str) -> Path:
-    """nginx workers run as nobody when the tests run as root: directories must be 0755."""
-    path = parent / name
-    path.mkdir(parents=True, exist_ok=True)
-    path.chmod(0o755)
-    return path
 
 
 ENTRYPOINT_D = REPO / "deploy" / "nginx" / "entrypoint.d"

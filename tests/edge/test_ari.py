@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers import LOOPBACK
+from harness.processes import LOOPBACK
 from wapang.edge.certbot import Certbot, renewal_param
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger

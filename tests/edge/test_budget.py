@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.servers import free_port
+from harness.processes import free_port
 from wapang.edge.ledger import Ledger, LedgerEntry, backoff_delay, name_set_key
 from wapang.edge.manager import Manager
 

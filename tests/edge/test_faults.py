@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.servers import LOOPBACK, free_port
+from harness.processes import LOOPBACK, free_port
 from wapang.edge.certbot import Certbot
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger

@@ -10,7 +10,7 @@ import ssl
 
 import pytest
 
-from tests.servers import LOOPBACK, free_port
+from harness.processes import LOOPBACK, free_port
 from wapang.edge.errors import NginxConfigError
 from wapang.edge.nginx import Nginx
 

@@ -7,13 +7,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.nginx import private_dir
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 from wapang.edge.preflight import run_preflight
 from wapang.edge.settings import EdgeSettings
 
 from .fixtures import EdgeFactory, Rig
-from .rig import CaCounts, make_private_dir
+from .rig import CaCounts
 
 pytestmark = pytest.mark.edge
 
@@ -54,7 +55,7 @@ def test_a_name_that_resolves_elsewhere_is_refused(
 
 def test_a_webroot_nginx_does_not_serve_is_refused(make_edge: EdgeFactory, rig: Rig) -> None:
     edge = make_edge()
-    elsewhere = make_private_dir(edge.prefix.parent, "not-served")
+    elsewhere = private_dir(edge.prefix.parent, "not-served")
     settings = edge.settings.model_copy(update={"webroot": elsewhere})
     refused_with_nothing_sent(settings, rig, "HTTP 404, not the token written into")
 

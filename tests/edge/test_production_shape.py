@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from tests.servers import LOOPBACK, Service
+from harness.processes import LOOPBACK, Service
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.manager import Manager
 from wapang.edge.nginx import Nginx, template_variables

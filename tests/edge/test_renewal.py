@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from tests.servers import LOOPBACK
+from harness.processes import LOOPBACK
 from wapang.edge.certbot import Certbot, renewal_param
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.ledger import Ledger

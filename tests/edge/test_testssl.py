@@ -7,7 +7,9 @@ import subprocess
 
 import pytest
 
-from .rig import Edge, require
+from tests.requirements import find_binaries
+
+from .rig import Edge
 
 pytestmark = pytest.mark.edge
 
@@ -60,7 +62,7 @@ def run_testssl(
 
 
 def test_testssl_finds_modern_tls_only_and_the_security_headers(issued_edge: Edge) -> None:
-    testssl = require("testssl")["testssl"]
+    testssl = find_binaries("testssl")["testssl"]
     edge = issued_edge
     s = edge.settings
 

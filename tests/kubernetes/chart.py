@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from tests.examples import PRODUCTION_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "kubernetes" / "wapang"
 CRD_VALIDATOR = Path(__file__).with_name("validate_crds.mjs")
@@ -26,14 +28,7 @@ PRODUCTION_VALUES: dict[str, Any] = {
     "hostnames": ["shop.example.com", "www.shop.example.com"],
     "gateway": {"className": "example-gateway-class"},
     "certManager": {"email": "ops@example.com"},
-    "settings": {
-        "DB_HOST": "db.internal",
-        "DB_USER": "wapang",
-        "DB_PASSWORD": "s3cret-Pass_word",
-        "DB_DATABASE": "wapang",
-        "ACCESS_TOKEN_SECRET": "a" * 40,
-        "REFRESH_TOKEN_SECRET": "b" * 40,
-    },
+    "settings": dict(PRODUCTION_ENV),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.kubernetes.chart import CHART, PRODUCTION_VALUES, crd_models_available, problems, render
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.config import Settings
 from wapang.delivery.contract import chart_settings, required_variables
 from wapang.delivery.envfile import CHART_SETTINGS_PATH, render_chart_settings
@@ -30,7 +30,9 @@ def rendered() -> list[dict[str, Any]]:
 
 @pytest.fixture
 def validators() -> None:
-    require(crd_models_available(), "node and the CRD model packages (.ci/run installs them)")
+    require_available(
+        crd_models_available(), "node and the CRD model packages (.ci/run installs them)"
+    )
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:

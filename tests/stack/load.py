@@ -235,6 +235,6 @@ class Load:
         except (httpx.RemoteProtocolError, httpx.ReadError) as error:
             answered = any(e.startswith("http11.receive_response_headers.complete") for e in events)
             connected = any(e.startswith("connection.connect_tcp") for e in events)
-            error.reused_connection = not connected and not answered  # type: ignore[attr-defined]
+            error.reused_connection = not connected and not answered  # type: ignore[union-attr]
             raise
         return response

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -131,7 +132,7 @@ class Host:
         return self.docker.run("inspect", "--format", "{{.Config.Image}}", container).stdout.strip()
 
 
-def cd_deploy_step() -> dict[str, object]:
+def cd_deploy_step() -> dict[str, Any]:
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "cd.yml").read_text())
     steps = workflow["jobs"]["deploy"]["steps"]
     return next(s for s in steps if s.get("name") == "Write .env from the repository secrets")

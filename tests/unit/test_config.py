@@ -6,21 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.examples import PRODUCTION_APP
 from wapang.config import ConfigError, Settings, write_development_secrets
 
-STRONG_ACCESS = "k" * 20 + "3vT9qLx2mZp8RwYb4NcD"
-STRONG_REFRESH = "r" * 20 + "7HsK1fGj5LmQ9WeT2xVb"
-
-PRODUCTION = {
-    "ENV": "prod",
-    "DB_DIALECT": "mysql",
-    "DB_HOST": "db.internal",
-    "DB_USER": "wapang",
-    "DB_PASSWORD": "s3cret-password",
-    "DB_DATABASE": "wapang",
-    "ACCESS_TOKEN_SECRET": STRONG_ACCESS,
-    "REFRESH_TOKEN_SECRET": STRONG_REFRESH,
-}
+PRODUCTION = PRODUCTION_APP
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +71,9 @@ def test_weak_or_placeholder_secret_is_refused_in_production(secret: str, reason
 
 
 def test_equal_secrets_are_refused_in_production() -> None:
-    problems = problems_of(**{**PRODUCTION, "REFRESH_TOKEN_SECRET": STRONG_ACCESS})
+    problems = problems_of(
+        **{**PRODUCTION, "REFRESH_TOKEN_SECRET": PRODUCTION["ACCESS_TOKEN_SECRET"]}
+    )
     assert len(problems) == 1
     assert "are equal" in problems[0]
 
@@ -151,5 +142,5 @@ def test_env_file_values_are_read(tmp_path: Path) -> None:
 
 def test_summary_never_contains_secret_values() -> None:
     summary = str(load(**PRODUCTION).summary())
-    assert STRONG_ACCESS not in summary
-    assert "s3cret-password" not in summary
+    assert PRODUCTION["ACCESS_TOKEN_SECRET"] not in summary
+    assert PRODUCTION["DB_PASSWORD"] not in summary

@@ -19,14 +19,11 @@ import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from wapang.delivery.pki import write_tls_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -125,46 +122,8 @@ def build_images(
 
 def write_pebble_pki(directory: Path, names: Sequence[str]) -> Path:
     """A CA and a TLS certificate for pebble's own HTTPS listeners; returns the CA file."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wapang rehearsal pebble TLS")])
-    now = datetime.now(UTC)
-    ca = (
-        _builder(ca_name, ca_name, ca_key, now)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
-    san = x509.SubjectAlternativeName([x509.DNSName(n) for n in names])
-    leaf = (
-        _builder(leaf_name, ca_name, leaf_key, now)
-        .add_extension(san, critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    (directory / "tls-ca.pem").write_bytes(ca.public_bytes(pem))
-    (directory / "tls.pem").write_bytes(leaf.public_bytes(pem))
-    key = leaf_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    (directory / "tls.key").write_bytes(key)
-    (directory / "tls.key").chmod(0o644)  # a throwaway key, read by pebble's own user
-    return directory / "tls-ca.pem"
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePrivateKey, now: datetime
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=30))
-    )
+    files = ("tls-ca.pem", "tls.pem", "tls.key")
+    return write_tls_pair(directory, "wapang rehearsal pebble TLS", names, files=files)
 
 
 # ---- the host's deploy directory ------------------------------------------------------------

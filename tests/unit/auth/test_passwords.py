@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
@@ -22,7 +23,7 @@ async def test_hashing_and_verifying_run_off_the_event_loop_thread(
             seen.append(threading.get_ident())
             return real.hash(password)
 
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
             seen.append(threading.get_ident())
             return real.verify(hash, password)
 

@@ -6,17 +6,15 @@ from datetime import datetime, tzinfo
 
 import pytest
 
-from wapang.auth import tokens as tokens_module
+from tests.examples import TEST_SECRETS
 from wapang.auth.errors import InvalidToken
 from wapang.auth.tokens import TokenKind, TokenService
 from wapang.config import Settings
 
-SECRETS = {"ACCESS_TOKEN_SECRET": "a" * 40 + "Q7", "REFRESH_TOKEN_SECRET": "r" * 40 + "Q7"}
-
 
 @pytest.fixture
 def service() -> TokenService:
-    return TokenService(Settings.load(env_file=None, **SECRETS))
+    return TokenService(Settings.load(env_file=None, **TEST_SECRETS))
 
 
 def test_a_remembered_token_keeps_its_claims(service: TokenService) -> None:
@@ -37,7 +35,7 @@ def test_a_remembered_token_is_refused_once_expired(
         def now(cls, tz: tzinfo | None = None) -> Later:
             return cls.fromtimestamp(later, tz)
 
-    monkeypatch.setattr(tokens_module.time, "time", lambda: later)
+    monkeypatch.setattr("wapang.auth.tokens.time.time", lambda: later)
     monkeypatch.setattr("jwt.api_jwt.datetime", Later)  # PyJWT's own expiry check
     with pytest.raises(InvalidToken):
         service.decode(token, TokenKind.ACCESS)
