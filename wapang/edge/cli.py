@@ -203,46 +203,10 @@ def status(
         console.print(_reason(exc), markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_FAILED) from None
     if as_json:
-        out.print_json(json.dumps(_status_dict(report)))
+        out.print_json(json.dumps(report.as_json()))
     else:
         _print_status(report)
     raise typer.Exit(0 if report.healthy else EXIT_FAILED)
-
-
-def _status_dict(report: Status) -> dict[str, object]:
-    cert = report.cert
-    last = report.last_attempt
-    return {
-        "names": report.names,
-        "lineage": report.lineage,
-        "issuer": cert.issuer if cert else None,
-        "serial": cert.serial_hex if cert else None,
-        "not_after": cert.not_after.isoformat() if cert else None,
-        "days_left": round(report.days_left, 2) if report.days_left is not None else None,
-        "environment": None if cert is None else ("staging" if report.staging else "production"),
-        "last_attempt": None
-        if last is None
-        else {
-            "at": last.ts.isoformat(),
-            "kind": last.kind,
-            "ok": last.ok,
-            "error": last.error,
-            "problems": last.problems,
-            "ari": last.ari,
-        },
-        "next_renewal": report.next_renewal.isoformat() if report.next_renewal else None,
-        "budget_left": report.budget_left,
-        "blocked_until": report.blocked_until.isoformat() if report.blocked_until else None,
-        "blocked_reason": report.blocked_reason,
-        "authenticator": report.authenticator,
-        "healthy": report.healthy,
-        "problems": report.problems,
-        "served_serial": report.served_serial,
-        "lineages": report.lineages,
-        "history_since": report.history_since.isoformat() if report.history_since else None,
-        "history_note": report.history_note,
-        "ledger": report.ledger_paths,
-    }
 
 
 def _print_status(report: Status) -> None:
