@@ -189,12 +189,12 @@ class Certbot:
     # ---- plumbing ------------------------------------------------------------------------
 
     def _dir_flags(self) -> list[str]:
-        s = self.settings
+        settings = self.settings
         return [
-            "--config-dir", str(s.certbot_config_dir),
-            "--work-dir", str(s.certbot_work_dir),
-            "--logs-dir", str(s.certbot_logs_dir),
-        ]  # fmt: skip
+            *("--config-dir", str(settings.certbot_config_dir)),
+            *("--work-dir", str(settings.certbot_work_dir)),
+            *("--logs-dir", str(settings.certbot_logs_dir)),
+        ]
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -213,10 +213,8 @@ class Certbot:
             self.settings.certbot_logs_dir,
         ):
             directory.mkdir(parents=True, exist_ok=True)
-        args = [
-            self.binary, subcommand, "--non-interactive", "--no-random-sleep-on-renew",
-            *self._dir_flags(), *extra,
-        ]  # fmt: skip
+        args = [self.binary, subcommand, "--non-interactive", "--no-random-sleep-on-renew"]
+        args += [*self._dir_flags(), *extra]
         log_offset = self._log_file().stat().st_size if self._log_file().exists() else 0
         try:
             completed = subprocess.run(
@@ -267,13 +265,15 @@ class Certbot:
         return ["--required-profile", profile] if profile else []
 
     def certonly(self, server: str, lineage: str, *, dry_run: bool, renew: bool) -> CertbotResult:
-        s = self.settings
         extra = [
-            "--server", server, "--cert-name", lineage,
-            "--webroot", "-w", str(s.webroot),
-            *self._account_flags(), *self._key_flags(), *self._profile_flags(),
-        ]  # fmt: skip
-        for name in s.domains:
+            *("--server", server),
+            *("--cert-name", lineage),
+            *("--webroot", "-w", str(self.settings.webroot)),
+            *self._account_flags(),
+            *self._key_flags(),
+            *self._profile_flags(),
+        ]
+        for name in self.settings.domains:
             extra += ["-d", name]
         if dry_run:
             extra.append("--dry-run")
@@ -287,10 +287,8 @@ class Certbot:
         itself sends a dry run to staging only when the server is Let's Encrypt's production
         URL (set_test_server_options); for any other CA a dry run with its own URL would be a
         real production order."""
-        s = self.settings
-        return self.run(
-            "renew", ["--dry-run", "--cert-name", lineage, "--server", s.acme_staging_server]
-        )
+        staging = self.settings.acme_staging_server
+        return self.run("renew", ["--dry-run", "--cert-name", lineage, "--server", staging])
 
 
 # ---- renewal configuration (renewal/<name>.conf, read and written with configobj) -------

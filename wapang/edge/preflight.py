@@ -113,9 +113,13 @@ def _url(address: str, port: int, token: str) -> str:
 
 
 def _check_http(
-    settings: EdgeSettings, name: str, addresses: list[str], token: str, content: str,
+    settings: EdgeSettings,
+    name: str,
+    addresses: list[str],
+    token: str,
+    content: str,
     report: PreflightReport,
-) -> None:  # fmt: skip
+) -> None:
     for address in addresses:
         url = _url(address, settings.http_port, token)
         where = f"http://{name}/{CHALLENGE_PATH}/{token} via {address}"
