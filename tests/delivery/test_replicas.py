@@ -31,8 +31,8 @@ from tests.databases import (
     mariadb_settings,
 )
 from tests.requirements import require_available
+from wapang.db.migrate import upgrade
 from wapang.delivery.pki import issue, make_authority
-from wapang.migrate import upgrade
 
 from .conftest import SITE, App, EdgeStarter, start_app
 

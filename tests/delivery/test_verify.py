@@ -15,10 +15,10 @@ from tests.edge.fixtures import EdgeFactory
 from tests.examples import TEST_SECRETS
 from wapang.cli import app as cli
 from wapang.config import Settings
+from wapang.db.migrate import upgrade
 from wapang.delivery.pki import Authority, issue, make_authority
 from wapang.delivery.verify import Policy, Report, Target, run_checks
 from wapang.edge.manager import Manager
-from wapang.migrate import upgrade
 
 from .conftest import SITE, App, EdgeStarter, LocalEdge
 

@@ -7,8 +7,8 @@ from datetime import datetime, tzinfo
 import pytest
 
 from tests.examples import TEST_SECRETS
-from wapang.auth.errors import InvalidToken
-from wapang.auth.tokens import TokenKind, TokenService
+from wapang.api.auth.errors import InvalidToken
+from wapang.api.auth.tokens import TokenKind, TokenService
 from wapang.config import Settings
 
 
@@ -35,7 +35,7 @@ def test_a_remembered_token_is_refused_once_expired(
         def now(cls, tz: tzinfo | None = None) -> Later:
             return cls.fromtimestamp(later, tz)
 
-    monkeypatch.setattr("wapang.auth.tokens.time.time", lambda: later)
+    monkeypatch.setattr("wapang.api.auth.tokens.time.time", lambda: later)
     monkeypatch.setattr("jwt.api_jwt.datetime", Later)  # PyJWT's own expiry check
     with pytest.raises(InvalidToken):
         service.decode(token, TokenKind.ACCESS)
