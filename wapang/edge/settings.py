@@ -127,8 +127,7 @@ class EdgeSettings(BaseSettings):
         DEFAULT_AUTH_RATE_LIMIT,
         pattern=AUTH_RATE_PATTERN,
         description=(
-            "sign-ins and sign-ups per client address at the edge, e.g. 10r/m or 1r/s, "
-            "or off"
+            "sign-ins and sign-ups per client address at the edge, e.g. 10r/m or 1r/s, or off"
         ),
     )
     auth_rate_burst: int = Field(
