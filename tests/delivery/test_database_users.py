@@ -30,7 +30,7 @@ from tests.databases import (
 )
 from tests.requirements import require
 from tests.servers import wapang_server
-from wapang.migrate import downgrade, upgrade
+from wapang.db.migrate import downgrade, upgrade
 
 pytestmark = pytest.mark.mariadb
 

@@ -9,7 +9,7 @@ import asyncio
 
 from starlette.types import Message, Receive, Scope, Send
 
-from wapang.main import app as api
+from wapang.api.main import app as api
 
 HOLD_SECONDS = 120  # far longer than the test waits: the test kills the process first
 

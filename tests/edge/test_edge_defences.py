@@ -10,10 +10,12 @@ import json
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from tests.servers import LOOPBACK
+from tests.databases import TEST_SECRETS
+from tests.servers import LOOPBACK, wapang_server
 from wapang.config import Settings
 from wapang.edge.settings import EdgeSettings
 
@@ -257,3 +259,25 @@ def test_each_security_header_is_sent_once_and_the_request_id_is_the_edges(
     assert status == 404
     assert len(headers["X-Request-ID"]) == 32
     assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_real_apps_answers_through_the_edge_carry_each_header_once(
+    make_edge: EdgeFactory, tmp_path: Path
+) -> None:
+    """The app sets its own security headers (contract 14.7, for the Kubernetes path); through
+    nginx each still arrives once, with the edge's request id and HSTS."""
+    env = {"ENV": "test", "DB_DIALECT": "sqlite", "DB_DATABASE": str(tmp_path / "app.db")}
+    with wapang_server(tmp_path, **env, **TEST_SECRETS) as app:
+        edge = make_edge(upstream=app.base_url.removeprefix("http://"))
+        send = https_session(edge)
+        for headers_sent in ({}, {"Authorization": "Bearer not-a-token"}):
+            status, headers, _ = send("GET", "/api/users/me" if headers_sent else "/api/items",
+                                      **headers_sent)  # fmt: skip
+            assert status == (401 if headers_sent else 200)
+            for name in (
+                "Strict-Transport-Security", "X-Content-Type-Options", "X-Frame-Options",
+                "Referrer-Policy", "Content-Security-Policy", "X-Request-ID",
+            ):  # fmt: skip
+                assert len(headers.get_all(name) or []) == 1, (name, headers.get_all(name))
+            assert len(headers["X-Request-ID"]) == 32  # nginx's $request_id, kept by the app
+        assert headers["Cache-Control"] == "no-store"  # the app's, for an authenticated request
