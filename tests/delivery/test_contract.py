@@ -321,3 +321,18 @@ def test_deploy_guide_lists_every_secret() -> None:
     )
     for name in secret_names():
         assert f"`{name}`" in guide
+
+
+def test_cd_logs_the_host_out_of_the_registry_after_the_deploy() -> None:
+    """The pull token must not stay in the deploy user's ~/.docker/config.json (security review
+    finding 10): logged out whatever deploy.sh's outcome, which is then the step's."""
+    steps = load_yaml(CD)["jobs"]["deploy"]["steps"]
+    run = next(s["run"] for s in steps if "deploy.sh' --registry" in s.get("run", ""))
+    login, deploy, logout = (
+        run.index("docker login ghcr.io"),
+        run.index("deploy.sh' --registry"),
+        run.index("docker logout ghcr.io"),
+    )
+    assert login < deploy < logout
+    assert "status=$?" in run[deploy:logout]
+    assert run.rstrip().endswith('exit "$status"')
