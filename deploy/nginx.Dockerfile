@@ -17,7 +17,8 @@ COPY deploy/nginx/entrypoint.d/ /docker-entrypoint.d/
 COPY deploy/nginx/entrypoint /usr/local/bin/wapang-nginx-entrypoint
 EXPOSE 80 443
 STOPSIGNAL SIGQUIT
+# With the site's first name: any other Host gets no answer at all (444).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["curl", "-s", "-o", "/dev/null", "http://127.0.0.1/"]
+    CMD ["sh", "-c", "curl -s -o /dev/null -H \"Host: ${DOMAINS%%,*}\" http://127.0.0.1/"]
 ENTRYPOINT ["/usr/local/bin/wapang-nginx-entrypoint"]
 CMD ["nginx", "-g", "daemon off;"]

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     DB_PORT: int = Field(3306, ge=1, le=65535, description="database port (mysql)")
     DB_USER: str | None = Field(None, description="database user (mysql)")
     DB_PASSWORD: SecretStr = Field(SecretStr(""), description="database password (mysql)")
+    DB_MIGRATION_USER: str | None = Field(
+        None,
+        description=(
+            "database user that `wapang db upgrade` runs migrations as (mysql), so DB_USER "
+            "needs no DDL; unset: DB_USER"
+        ),
+    )
+    DB_MIGRATION_PASSWORD: SecretStr = Field(
+        SecretStr(""), description="DB_MIGRATION_USER's password (mysql)"
+    )
     DB_DATABASE: str | None = Field(
         None, description="database name (mysql) or file path (sqlite, default .wapang/wapang.db)"
     )
@@ -119,6 +129,7 @@ class Settings(BaseSettings):
         "DB_DRIVER",
         "DB_HOST",
         "DB_USER",
+        "DB_MIGRATION_USER",
         "DB_DATABASE",
         "ACCESS_TOKEN_SECRET",
         "REFRESH_TOKEN_SECRET",
@@ -167,6 +178,7 @@ class Settings(BaseSettings):
                 problems.append(f"{name} is missing: set it to the database's {name[3:].lower()}.")
         if not self.DB_PASSWORD.get_secret_value():
             problems.append("DB_PASSWORD is missing: set it to the database user's password.")
+        problems += self._migration_user_problems()
         problems += _secret_problems("ACCESS_TOKEN_SECRET", self.ACCESS_TOKEN_SECRET)
         problems += _secret_problems("REFRESH_TOKEN_SECRET", self.REFRESH_TOKEN_SECRET)
         if (
@@ -178,6 +190,30 @@ class Settings(BaseSettings):
                 "then pass as an access token. Generate two different values."
             )
         return problems
+
+    def _migration_user_problems(self) -> list[str]:
+        has_user = self.DB_MIGRATION_USER is not None
+        has_password = bool(self.DB_MIGRATION_PASSWORD.get_secret_value())
+        if has_user and not has_password:
+            return [
+                "DB_MIGRATION_PASSWORD is missing: set it to DB_MIGRATION_USER's password, or "
+                "unset DB_MIGRATION_USER to migrate as DB_USER."
+            ]
+        if has_password and not has_user:
+            return [
+                "DB_MIGRATION_PASSWORD is set without DB_MIGRATION_USER: set the user too, or "
+                "unset the password."
+            ]
+        return []
+
+    def for_migrations(self) -> Self:
+        """These settings with the migration user, when one is configured: the app's own user
+        then needs only SELECT, INSERT, UPDATE and DELETE."""
+        if self.DB_MIGRATION_USER is None:
+            return self
+        return self.model_copy(
+            update={"DB_USER": self.DB_MIGRATION_USER, "DB_PASSWORD": self.DB_MIGRATION_PASSWORD}
+        )
 
     def with_local_defaults(self) -> Self:
         """Fill what a local run may leave out: the SQLite file, and the development secrets
@@ -244,6 +280,7 @@ class Settings(BaseSettings):
         return {
             "environment": self.ENV.value,
             "database": database,
+            "migrations as": self.DB_MIGRATION_USER or self.DB_USER or "-",
             "token secrets": secrets_state,
             "access token lifetime": f"{self.SHORT_SESSION_LIFESPAN} min",
             "refresh token lifetime": f"{self.LONG_SESSION_LIFESPAN} min",

@@ -1,6 +1,7 @@
 #!/bin/sh
 # First start on an empty data directory: create the database and its user, as the official
-# mysql image does from the same variables; then run the server in the foreground.
+# mysql image does from the same variables, then source /docker-entrypoint-initdb.d/*.sh with its
+# docker_process_sql (SQL as root over the socket); then run the server in the foreground.
 set -eu
 : "${MYSQL_DATABASE:?}" "${MYSQL_USER:?}" "${MYSQL_PASSWORD:?}"
 if [ ! -d /var/lib/mysql/mysql ]; then
@@ -14,8 +15,14 @@ if [ ! -d /var/lib/mysql/mysql ]; then
 CREATE DATABASE \`$MYSQL_DATABASE\`;
 CREATE USER '$MYSQL_USER'@'%' IDENTIFIED BY '$MYSQL_PASSWORD';
 GRANT ALL ON \`$MYSQL_DATABASE\`.* TO '$MYSQL_USER'@'%';
-ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_password';
 SQL
+    docker_process_sql() { mariadb --socket=/run/mysqld/init.sock "$@"; }
+    for script in /docker-entrypoint-initdb.d/*.sh; do
+        [ -e "$script" ] || continue
+        # shellcheck disable=SC1090 # the deployment's own init scripts
+        . "$script"
+    done
+    mariadb --socket=/run/mysqld/init.sock -e "ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_password';"
     kill "$pid" && wait "$pid" || true
 fi
 exec mariadbd --user=mysql --bind-address=0.0.0.0

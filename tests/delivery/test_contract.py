@@ -39,6 +39,7 @@ DEPLOY_GUIDE = ROOT / "deploy" / "DEPLOY.md"
 
 API = [v for v in deploy_variables() if v.consumer is Consumer.API]
 EDGE = [v for v in deploy_variables() if v.consumer is Consumer.EDGE]
+NGINX = [v for v in deploy_variables() if v.consumer is Consumer.NGINX]
 FROM_SECRETS = [v for v in deploy_variables() if v.from_secret]
 
 
@@ -114,8 +115,21 @@ def test_api_containers_receive_the_whole_env_file(service: str) -> None:
     paths = [item["path"] if isinstance(item, dict) else item for item in env_files or []]
     assert ".env" in paths, f"{service} must have env_file: .env"
     # An `environment:` entry would override .env, with an empty value when interpolation fails.
-    overridden = set(definition.get("environment") or {}) & {v.name for v in API}
+    # The one exception: the app is kept from the migration user's credentials.
+    environment = definition.get("environment") or {}
+    overridden = set(environment) & {v.name for v in API} - set(MIGRATION_ONLY)
     assert not overridden, f"{service} overrides {overridden} instead of reading .env"
+
+
+MIGRATION_ONLY = ("DB_MIGRATION_USER", "DB_MIGRATION_PASSWORD")
+
+
+def test_only_migrate_gets_the_migration_users_credentials() -> None:
+    services = compose_services()
+    assert {name: services["app"]["environment"][name] for name in MIGRATION_ONLY} == {
+        name: "" for name in MIGRATION_ONLY
+    }
+    assert not set(services["migrate"].get("environment") or {}) & set(MIGRATION_ONLY)
 
 
 @pytest.mark.parametrize("service", ["nginx", "certbot"])
@@ -132,6 +146,21 @@ def test_edge_containers_receive_edge_variables(service: str, variable: DeployVa
         assert f"${{{variable.name}:?" in value, (
             f"{service}: a missing {variable.name} must stop compose"
         )
+
+
+@pytest.mark.parametrize("variable", **by_name(NGINX))
+def test_nginx_receives_its_own_variables(variable: DeployVariable) -> None:
+    environment = compose_services()["nginx"].get("environment") or {}
+    assert f"${{{variable.name}:-}}" == str(environment.get(variable.name, "")), (
+        f"nginx must get {variable.name} from .env (empty: the image's default)"
+    )
+
+
+def test_nginx_refuses_bodies_by_the_apps_own_limit() -> None:
+    """One setting: the edge's client_max_body_size is the app's MAX_REQUEST_BODY_BYTES."""
+    environment = compose_services()["nginx"]["environment"]
+    assert environment["MAX_REQUEST_BODY_BYTES"] == "${MAX_REQUEST_BODY_BYTES:-}"
+    assert "MAX_REQUEST_BODY_BYTES" in {v.name for v in API}
 
 
 def test_services_use_the_release_images() -> None:
@@ -288,3 +317,18 @@ def test_deploy_guide_lists_every_secret() -> None:
     )
     for name in secret_names():
         assert f"`{name}`" in guide
+
+
+def test_cd_logs_the_host_out_of_the_registry_after_the_deploy() -> None:
+    """The pull token must not stay in the deploy user's ~/.docker/config.json (security review
+    finding 10): logged out whatever deploy.sh's outcome, which is then the step's."""
+    steps = load_yaml(CD)["jobs"]["deploy"]["steps"]
+    run = next(s["run"] for s in steps if "deploy.sh' --registry" in s.get("run", ""))
+    login, deploy, logout = (
+        run.index("docker login ghcr.io"),
+        run.index("deploy.sh' --registry"),
+        run.index("docker logout ghcr.io"),
+    )
+    assert login < deploy < logout
+    assert "status=$?" in run[deploy:logout]
+    assert run.rstrip().endswith('exit "$status"')

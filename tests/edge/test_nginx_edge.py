@@ -20,16 +20,29 @@ from .rig import Edge
 pytestmark = pytest.mark.edge
 
 
-def https(
-    edge: Edge, method: str, path: str, body: bytes | None = None, timeout: float = 10
-) -> tuple[int, dict[str, str], bytes]:
-    """One request over a fresh TLS connection (placeholder cert: not verified here)."""
+def tls_connection(
+    edge: Edge, server_name: str | None = None, timeout: float = 10
+) -> http.client.HTTPSConnection:
+    """A TLS connection to the edge on loopback with the site's name as SNI (the edge refuses a
+    handshake for any other name, or none); the placeholder certificate is not verified."""
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     connection = http.client.HTTPSConnection(
         LOOPBACK, edge.settings.https_port, timeout=timeout, context=context
     )
+    raw = socket.create_connection((LOOPBACK, edge.settings.https_port), timeout=timeout)
+    connection.sock = context.wrap_socket(
+        raw, server_hostname=server_name or edge.settings.domains[0]
+    )
+    return connection
+
+
+def https(
+    edge: Edge, method: str, path: str, body: bytes | None = None, timeout: float = 10
+) -> tuple[int, dict[str, str], bytes]:
+    """One request over a fresh TLS connection."""
+    connection = tls_connection(edge, timeout=timeout)
     try:
         connection.request(method, path, body=body, headers={"Host": edge.settings.domains[0]})
         response = connection.getresponse()
@@ -103,7 +116,7 @@ def test_upstream_down_is_a_json_502(make_edge: EdgeFactory) -> None:
 
 
 def test_slow_upstream_is_a_json_504_and_big_body_a_json_413(make_edge: EdgeFactory) -> None:
-    edge = make_edge(proxy_read_timeout="1s", client_max_body_size="1k")
+    edge = make_edge(proxy_read_timeout="1s", max_request_body_bytes=1024)
     _assert_json_error(*https(edge, "GET", "/slow?s=3"), 504, "GATEWAY TIMEOUT")
     _assert_json_error(*https(edge, "POST", "/v1/upload", b"x" * 4096), 413, "PAYLOAD TOO LARGE")
     assert https(edge, "POST", "/v1/upload", b"x" * 512)[0] == 200

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from harness.processes import LOOPBACK, Service
 from wapang.edge.certificates import fetch_served_cert, load_cert
 from wapang.edge.manager import Manager
-from wapang.edge.nginx import Nginx, template_variables
+from wapang.edge.nginx import TEMPLATE_DIR, Nginx, render_templates, template_variables
 from wapang.edge.settings import EdgeSettings
 
 from .fixtures import EdgeFactory
@@ -33,7 +34,12 @@ pytestmark = pytest.mark.edge
             "webroot": "/srv/webroot",
             "certbot_config_dir": "/srv/le",
             "proxy_read_timeout": "2s",
+            "max_request_body_bytes": "5000",
+            "auth_rate_limit": "7r/m",
+            "auth_rate_burst": "3",
         },
+        {"domains": "b.example.com", "auth_rate_limit": "off"},
+        {"domains": "c.example.com", "auth_rate_limit": "2r/s"},
     ],
 )
 def test_entrypoint_env_script_derives_what_the_python_renderer_uses(
@@ -75,3 +81,28 @@ def test_entrypoint_placeholder_and_marker_watcher_switch_nginx_to_the_issued_ce
     finally:
         watcher.stop()
     assert subprocess.run(["sh", "-n", str(ENTRYPOINT_D / "wapang-cert-watch")]).returncode == 0
+
+
+@pytest.mark.parametrize("auth_rate_limit", ["10r/m", "off"])
+def test_the_image_entrypoint_renders_the_same_site_as_the_python_renderer(
+    tmp_path: Path, auth_rate_limit: str
+) -> None:
+    """envsubst (05 + 20, as the nginx image runs them) and render_templates() give one file:
+    the throttling key, the body limit and the Retry-After included."""
+    values = {
+        "domains": "shop.example.com,www.example.com",
+        "max_request_body_bytes": "4096",
+        "auth_rate_limit": auth_rate_limit,
+    }
+    env = {"PATH": os.environ["PATH"]} | {k.upper(): v for k, v in values.items()}
+    env |= {"EDGE_TEMPLATE_DIR": str(TEMPLATE_DIR), "EDGE_CONF_DIR": str(tmp_path / "shell")}
+    (tmp_path / "shell").mkdir()
+    steps = ENTRYPOINT_D / "05-wapang-edge-env.envsh", ENTRYPOINT_D / "20-wapang-templates.sh"
+    render = f'. "{steps[0]}" && sh "{steps[1]}"'
+    subprocess.run(["sh", "-c", render], env=env, check=True, capture_output=True, timeout=30)
+    render_templates(EdgeSettings(**values), tmp_path / "python")  # type: ignore[arg-type]
+    shell = (tmp_path / "shell" / "wapang.conf").read_text()
+    assert shell == (tmp_path / "python" / "wapang.conf").read_text()
+    assert "client_max_body_size 4096;" in shell
+    key = "$binary_remote_addr" if auth_rate_limit != "off" else '""'
+    assert f'"~^POST /api/(auth/tokens|users)/*$" {key};' in shell

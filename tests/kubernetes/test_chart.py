@@ -19,7 +19,7 @@ from wapang.delivery.envfile import CHART_SETTINGS_PATH, render_chart_settings
 
 EXPECTED_KINDS = {
     "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "Job", "Secret",
-    "HTTPRoute", "Gateway", "Issuer", "Certificate",
+    "HTTPRoute", "Gateway", "Issuer", "Certificate", "NetworkPolicy",
 }  # fmt: skip
 
 
@@ -251,3 +251,79 @@ def test_certificate_covers_the_route_hostnames_through_the_gateway(
     assert listener["tls"]["certificateRefs"][0]["name"] == certificate["spec"]["secretName"]
     solver = next(obj for obj in rendered if obj["kind"] == "Issuer")["spec"]["acme"]["solvers"][0]
     assert solver["http01"]["gatewayHTTPRoute"]["parentRefs"][0]["sectionName"] == "http"
+
+
+# ---- the same protection as the compose edge (security review finding 7) ------------------------
+
+
+def _app_container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    container: dict[str, Any] = one(objects, "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    return container
+
+
+def _forwarded_allow_ips(objects: list[dict[str, Any]]) -> str:
+    args = _app_container(objects)["args"]
+    return str(args[args.index("--forwarded-allow-ips") + 1])
+
+
+def test_only_the_gateways_namespace_reaches_the_app_port(rendered: list[dict[str, Any]]) -> None:
+    policy = one(rendered, "NetworkPolicy")["spec"]
+    pod_labels = one(rendered, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress"]
+    (rule,) = policy["ingress"]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "wapang"}}}
+    ]
+    # The migration Job is not an app pod: the policy does not select it.
+    job_labels = one(rendered, "Job")["spec"]["template"]["metadata"]["labels"]
+    assert not policy["podSelector"]["matchLabels"].items() <= job_labels.items()
+
+
+def test_the_allowed_peers_follow_the_gateway_or_the_values(validators: None) -> None:
+    shared = render(with_values(gateway={"create": False, "name": "gw", "namespace": "infra"}))
+    peers = one(shared, "NetworkPolicy")["spec"]["ingress"][0]["from"]
+    assert peers[0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "infra"
+    envoy = [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gw"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "envoy"}},
+        }
+    ]
+    custom = render(with_values(networkPolicy={"enabled": True, "from": envoy}))
+    assert one(custom, "NetworkPolicy")["spec"]["ingress"][0]["from"] == envoy
+    assert problems(shared + custom) == []
+    off = render(with_values(networkPolicy={"enabled": False, "from": []}))
+    assert "NetworkPolicy" not in {obj["kind"] for obj in off}
+
+
+def test_forwarded_headers_are_trusted_from_the_gateways_network_only(
+    rendered: list[dict[str, Any]],
+) -> None:
+    from helm_python import HelmError
+
+    assert _forwarded_allow_ips(rendered) == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+    narrowed = render(with_values(forwardedAllowIps="10.42.0.0/16, 10.43.0.0/16"))
+    assert _forwarded_allow_ips(narrowed) == "10.42.0.0/16,10.43.0.0/16"
+    for trusting_everyone in ("*", "10.0.0.0/8,*"):
+        with pytest.raises(HelmError, match="forwardedAllowIps must not be"):
+            render(with_values(forwardedAllowIps=trusting_everyone))
+
+
+def test_the_https_route_adds_hsts_and_the_app_pods_get_no_migration_credentials(
+    rendered: list[dict[str, Any]],
+) -> None:
+    route = next(obj for obj in rendered if obj["kind"] == "HTTPRoute")
+    (modifier,) = route["spec"]["rules"][0]["filters"]
+    assert modifier["responseHeaderModifier"]["set"] == [
+        {"name": "Strict-Transport-Security", "value": "max-age=63072000; includeSubDomains"}
+    ]
+    without = render(with_values(strictTransportSecurity=""))
+    assert "filters" not in next(o for o in without if o["kind"] == "HTTPRoute")["spec"]["rules"][0]
+    env = {entry["name"]: entry["value"] for entry in _app_container(rendered)["env"]}
+    assert env == {"DB_MIGRATION_USER": "", "DB_MIGRATION_PASSWORD": ""}
+    job = one(rendered, "Job")["spec"]["template"]["spec"]["containers"][0]
+    assert "env" not in job  # the Job runs `wapang db upgrade` with the whole Secret

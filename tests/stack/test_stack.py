@@ -296,6 +296,48 @@ def test_first_deploy_gets_a_certificate_from_pebble_and_passes_verify(host: Hos
     assert not list(host.rehearsal.deploy_dir.rglob("*.conf*"))
 
 
+def test_containers_run_hardened_and_the_apps_database_user_cannot_change_the_schema(
+    host: Host,
+) -> None:
+    """compose.yaml's hardening as Docker applied it (security review finding 10)."""
+    added = {
+        "app": None, "nginx": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"],
+        "certbot": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER"],
+        "db": ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID"],
+    }  # fmt: skip
+    for service, capabilities in added.items():
+        (container,) = host.compose("r1", "ps", "-q", service).stdout.split()
+        config = json.loads(host.docker.run("inspect", container).stdout)[0]["HostConfig"]
+        assert "no-new-privileges:true" in config["SecurityOpt"], service
+        assert config["CapDrop"] == ["ALL"], service
+        granted = sorted(c if c.startswith("CAP_") else f"CAP_{c}" for c in config["CapAdd"] or [])
+        assert granted == sorted(capabilities or []), service
+        assert config["Memory"] > 0, service
+        assert config["PidsLimit"] > 0, service
+        assert config["ReadonlyRootfs"] is (service == "app"), service
+    # The app never holds the migration user's password.
+    (app,) = host.app_containers("r1")
+    app_env = json.loads(host.docker.run("inspect", app).stdout)[0]["Config"]["Env"]
+    assert "DB_MIGRATION_PASSWORD=" in app_env
+    assert SECRETS["DB_MIGRATION_PASSWORD"] not in " ".join(app_env)
+
+    def as_user(user: str, password: str, statement: str) -> subprocess.CompletedProcess[str]:
+        return host.compose(
+            "r1", "exec", "-T", "-e", f"MYSQL_PWD={password}", "db",
+            "mysql", "-h", "db", "-u", user, SECRETS["DB_DATABASE"], "-e", statement,
+            check=False,
+        )  # fmt: skip
+
+    app_user, app_password = SECRETS["DB_USER"], SECRETS["DB_PASSWORD"]
+    dropped = as_user(app_user, app_password, "DROP TABLE users")
+    assert dropped.returncode != 0
+    assert "DROP command denied" in dropped.stderr, dropped.stderr
+    assert as_user(app_user, app_password, "SELECT COUNT(*) FROM users").returncode == 0
+    # The migration user made the schema: it owns DDL rights (checked without using them).
+    ddl = as_user(SECRETS["DB_MIGRATION_USER"], SECRETS["DB_MIGRATION_PASSWORD"], "SHOW GRANTS")
+    assert "ALL PRIVILEGES" in ddl.stdout, ddl.stdout + ddl.stderr
+
+
 # ---- the seed's failures ----------------------------------------------------------------------
 
 

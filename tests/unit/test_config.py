@@ -144,3 +144,25 @@ def test_summary_never_contains_secret_values() -> None:
     summary = str(load(**PRODUCTION).summary())
     assert PRODUCTION["ACCESS_TOKEN_SECRET"] not in summary
     assert PRODUCTION["DB_PASSWORD"] not in summary
+
+
+def test_a_migration_user_needs_its_password_and_the_reverse() -> None:
+    assert any(
+        p.startswith("DB_MIGRATION_PASSWORD is missing")
+        for p in problems_of(**PRODUCTION, DB_MIGRATION_USER="wapang_ddl")
+    )
+    assert any(
+        p.startswith("DB_MIGRATION_PASSWORD is set without DB_MIGRATION_USER")
+        for p in problems_of(**PRODUCTION, DB_MIGRATION_PASSWORD="ddl-password")
+    )
+
+
+def test_migrations_run_as_the_migration_user_when_one_is_set() -> None:
+    app = load(**PRODUCTION)
+    assert app.for_migrations() is app  # RDS as before: DB_USER does both
+    split = load(**PRODUCTION, DB_MIGRATION_USER="wapang_ddl", DB_MIGRATION_PASSWORD="ddl-pass")
+    migrations = split.for_migrations()
+    assert migrations.DB_USER == "wapang_ddl"
+    assert migrations.DB_PASSWORD.get_secret_value() == "ddl-pass"
+    assert split.DB_USER == "wapang"  # the app's own settings are unchanged
+    assert "ddl-pass" not in str(split.summary())

@@ -20,8 +20,9 @@ def alembic_config(settings: Settings) -> Config:
 
 
 def upgrade(settings: Settings, revision: str = "head") -> None:
-    command.upgrade(alembic_config(settings), revision)
+    """As DB_MIGRATION_USER when one is configured (DDL), else as DB_USER."""
+    command.upgrade(alembic_config(settings.for_migrations()), revision)
 
 
 def downgrade(settings: Settings, revision: str) -> None:
-    command.downgrade(alembic_config(settings), revision)
+    command.downgrade(alembic_config(settings.for_migrations()), revision)

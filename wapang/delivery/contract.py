@@ -28,6 +28,7 @@ class Consumer(StrEnum):
 
     API = "app, migrate"
     EDGE = "nginx, certbot"
+    NGINX = "nginx"
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,9 @@ PRODUCTION_VALUES = {"ENV": "prod", "DB_DIALECT": "mysql"}
 
 # EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
 # its required fields plus these; the rest keep the defaults baked into the images.
-EDGE_PRODUCTION_FIELDS = ("domains", "cert_email")
+EDGE_PRODUCTION_FIELDS = ("domains", "cert_email", "auth_rate_limit", "auth_rate_burst")
+# Read by nginx alone (its throttling); the others by the certificate manager too.
+NGINX_FIELDS = ("auth_rate_limit", "auth_rate_burst")
 
 DELIVERY_SECRETS = (
     DeliverySecret("DEPLOY_HOST", "public DNS name or IP of the EC2 instance (SSH target)", True),
@@ -137,7 +140,7 @@ def _edge_variables() -> list[DeployVariable]:
         DeployVariable(
             name=name.upper(),
             description=fields[name].description or name,
-            consumer=Consumer.EDGE,
+            consumer=Consumer.NGINX if name in NGINX_FIELDS else Consumer.EDGE,
             required_in_prod=fields[name].is_required(),
             default=_default_text(fields[name]),
             sensitive=_is_sensitive(fields[name]),

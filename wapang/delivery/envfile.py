@@ -38,6 +38,7 @@ _HEADER = """\
 _SECTIONS = {
     Consumer.API: "API: the app and migrate containers (compose: env_file: .env)",
     Consumer.EDGE: "HTTPS edge: the nginx and certbot containers (compose: environment:)",
+    Consumer.NGINX: "HTTPS edge: the nginx container alone (compose: environment:)",
 }
 
 

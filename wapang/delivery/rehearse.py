@@ -44,6 +44,9 @@ def throwaway_settings(domain: str) -> dict[str, str]:
         "DB_HOST": "db",
         "DB_USER": "wapang",
         "DB_PASSWORD": secrets.token_urlsafe(18),
+        # The selfhost database's second user: migrations (DDL); "wapang" gets DML only.
+        "DB_MIGRATION_USER": "wapang_ddl",
+        "DB_MIGRATION_PASSWORD": secrets.token_urlsafe(18),
         "DB_DATABASE": "wapang",
         "ACCESS_TOKEN_SECRET": secrets.token_urlsafe(48),
         "REFRESH_TOKEN_SECRET": secrets.token_urlsafe(48),

@@ -185,7 +185,11 @@ def override(rehearsal: Rehearsal) -> dict[str, object]:
             "environment": ports,
             "networks": {"default": {"aliases": [r.domain]}},  # the local DNS name
             "healthcheck": {
-                "test": ["CMD", "curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{r.http_port}/"]
+                # The site's name: nginx answers no other Host (444).
+                "test": [
+                    *("CMD", "curl", "-s", "-o", "/dev/null", "-H", f"Host: {r.domain}"),
+                    f"http://127.0.0.1:{r.http_port}/",
+                ]
             },
         },
         "certbot": {

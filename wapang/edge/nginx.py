@@ -39,7 +39,12 @@ def template_variables(settings: EdgeSettings) -> dict[str, str]:
         "EDGE_UPSTREAM": settings.upstream,
         "EDGE_WEBROOT": str(settings.webroot),
         "EDGE_TLS_DIR": str(settings.tls_dir),
-        "EDGE_CLIENT_MAX_BODY_SIZE": settings.client_max_body_size,
+        "EDGE_CLIENT_MAX_BODY_SIZE": str(settings.max_request_body_bytes),
+        # Off: no request has a key, so none is counted (the zone still needs a valid rate).
+        "EDGE_AUTH_LIMIT_KEY": "$binary_remote_addr" if settings.auth_rate_limited else '""',
+        "EDGE_AUTH_RATE": settings.auth_rate_limit if settings.auth_rate_limited else "1r/s",
+        "EDGE_AUTH_RATE_BURST": str(settings.auth_rate_burst),
+        "EDGE_AUTH_RETRY_AFTER": str(settings.auth_retry_after_seconds),
         "EDGE_PROXY_CONNECT_TIMEOUT": settings.proxy_connect_timeout,
         "EDGE_PROXY_READ_TIMEOUT": settings.proxy_read_timeout,
     }

@@ -21,7 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from wapang.config import describe_validation_error
+from wapang.config import Settings, describe_validation_error
 from wapang.edge.errors import EdgeConfigError
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
@@ -36,6 +36,11 @@ _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[
 PROFILE_MAX_NAMES: dict[str, int] = {"classic": 100, "tlsserver": 25, "shortlived": 25}
 DEFAULT_MAX_NAMES = PROFILE_MAX_NAMES["classic"]
 Profile = Literal["classic", "tlsserver", "shortlived"]
+
+# Sign-in and sign-up per client address at the edge (contract 14.2): 10 a minute, a burst of 20.
+DEFAULT_AUTH_RATE_LIMIT = "10r/m"
+DEFAULT_AUTH_RATE_BURST = 20
+AUTH_RATE_PATTERN = r"^(off|[1-9][0-9]{0,5}r/[sm])$"
 
 
 class EdgeSettings(BaseSettings):
@@ -110,7 +115,27 @@ class EdgeSettings(BaseSettings):
     listen_address: str = ""  # "" = all interfaces; tests use 127.0.0.1
     http_port: int = Field(default=80, ge=1, le=65535, description="a port number 1-65535")
     https_port: int = Field(default=443, ge=1, le=65535, description="a port number 1-65535")
-    client_max_body_size: str = "10m"
+    # The app's own setting (the same variable in .env): the edge refuses exactly what the app
+    # would refuse, so a too-large body is a JSON 413 from the edge and never reaches the app.
+    max_request_body_bytes: int = Field(
+        default=Settings.model_fields["MAX_REQUEST_BODY_BYTES"].default,
+        ge=1024,
+        le=1_073_741_824,
+        description="the app's MAX_REQUEST_BODY_BYTES: largest request body accepted, bytes",
+    )
+    auth_rate_limit: str = Field(
+        DEFAULT_AUTH_RATE_LIMIT,
+        pattern=AUTH_RATE_PATTERN,
+        description=(
+            "sign-ins and sign-ups per client address at the edge, e.g. 10r/m or 1r/s, or off"
+        ),
+    )
+    auth_rate_burst: int = Field(
+        DEFAULT_AUTH_RATE_BURST,
+        ge=0,
+        le=10_000,
+        description="requests over AUTH_RATE_LIMIT an address may send at once, e.g. 20",
+    )
     proxy_connect_timeout: str = "5s"
     proxy_read_timeout: str = "60s"
 
@@ -251,6 +276,19 @@ class EdgeSettings(BaseSettings):
     @property
     def renewal_conf(self) -> Path:
         return self.certbot_config_dir / "renewal" / f"{self.lineage}.conf"
+
+    @property
+    def auth_rate_limited(self) -> bool:
+        return self.auth_rate_limit != "off"
+
+    @property
+    def auth_retry_after_seconds(self) -> int:
+        """Retry-After of the edge's 429: the time until the limit admits one more request."""
+        if not self.auth_rate_limited:
+            return 1
+        count, unit = self.auth_rate_limit.split("r/")
+        period = 60 if unit == "m" else 1
+        return max(1, -(-period // int(count)))  # rounded up
 
     @property
     def effective_verify_port(self) -> int:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from wapang.edge.certificates import CertInfo, load_cert, needs_order, write_placeholder
 from wapang.edge.errors import EdgeConfigError, TemplateError
@@ -76,9 +77,25 @@ def test_the_template_renders_with_every_variable_and_production_ports() -> None
     rendered = render_template(text, template_variables(settings()))
     assert "${" not in rendered
     assert "listen 443 ssl http2 default_server;" in rendered
-    assert "return 301 https://$host$request_uri;" in rendered  # nginx variables untouched
+    # nginx variables untouched; the redirect names the site, never the request's Host
+    assert "return 301 https://$server_name$request_uri;" in rendered
+    assert "$host$request_uri" not in rendered
     assert "server_name api.example.com www.example.com;" in rendered
     assert "ssl_certificate     /etc/letsencrypt/wapang/current/fullchain.pem;" in rendered
+
+
+def test_throttling_values_follow_the_settings() -> None:
+    default = template_variables(settings())
+    assert (default["EDGE_AUTH_RATE"], default["EDGE_AUTH_RATE_BURST"]) == ("10r/m", "20")
+    assert default["EDGE_AUTH_LIMIT_KEY"] == "$binary_remote_addr"
+    assert default["EDGE_AUTH_RETRY_AFTER"] == "6"
+    assert template_variables(settings(auth_rate_limit="7r/m"))["EDGE_AUTH_RETRY_AFTER"] == "9"
+    assert template_variables(settings(auth_rate_limit="5r/s"))["EDGE_AUTH_RETRY_AFTER"] == "1"
+    off = template_variables(settings(auth_rate_limit="off"))
+    assert off["EDGE_AUTH_LIMIT_KEY"] == '""'
+    for bad in ("10/m", "0r/s", "10r/h", "ten"):
+        with pytest.raises(ValidationError):
+            settings(auth_rate_limit=bad)
 
 
 def test_loopback_ports_go_into_listen_and_the_redirect() -> None:

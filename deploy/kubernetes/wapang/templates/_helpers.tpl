@@ -52,3 +52,13 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/* The Gateway's addresses, trusted for X-Forwarded-*: never "*" (the client would choose its
+own address: uvicorn then takes the leftmost X-Forwarded-For entry). */}}
+{{- define "wapang.forwardedAllowIps" -}}
+{{- $ips := required "forwardedAllowIps is required: the Gateway's addresses or CIDRs" .Values.forwardedAllowIps -}}
+{{- if has "*" (splitList "," (nospace $ips)) -}}
+{{- fail "forwardedAllowIps must not be \"*\": name the Gateway's network, e.g. 10.0.0.0/8" -}}
+{{- end -}}
+{{- nospace $ips -}}
+{{- end -}}
