@@ -105,6 +105,8 @@ def clean_env(**values: object) -> dict[str, str]:
 class Server:
     service: Service
     base_url: str
+    # The settings of the server's database, for tests that read or write rows behind its back.
+    database: Settings | None = None
 
     def stop(self) -> str:
         """Stop by PID (SIGTERM, then SIGKILL) and return what it printed."""

@@ -182,11 +182,22 @@ async def open_shop(
     return seller, store, added
 
 
+async def every_page(http: httpx.AsyncClient, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every row of a paged listing (contract 14.3), following its `Link: rel="next"`."""
+    rows: list[dict[str, Any]] = []
+    url: str | None = path
+    while url is not None:
+        response = await http.get(url, **kwargs)
+        assert response.status_code == 200, response.text
+        rows += response.json()
+        url = response.links.get("next", {}).get("url")
+    return rows
+
+
 async def listed_item(http: httpx.AsyncClient, item_id: str) -> dict[str, Any] | None:
     """The item as `GET /api/items` lists it, or None when it is not listed."""
-    response = await http.get("/api/items")
-    assert response.status_code == 200, response.text
-    return next((item for item in response.json() if item["id"] == item_id), None)
+    listed = await every_page(http, "/api/items")
+    return next((item for item in listed if item["id"] == item_id), None)
 
 
 async def stock_of(http: httpx.AsyncClient, item_id: str) -> int:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.orders import service
 from wapang.api.orders.errors import EmptyItemList
 from wapang.api.orders.models import OrderStatus
 from wapang.api.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, OrderSummaryOut
+from wapang.api.paging import Paging
 from wapang.api.users.dependencies import CurrentUser
 from wapang.db.sessions import ReadSession, WriteSession
 
@@ -35,5 +36,8 @@ async def change_status(
 
 
 @router.get("/users/me/orders", response_model=list[OrderSummaryOut])
-async def my_orders(user: CurrentUser, session: ReadSession) -> list[OrderSummaryOut]:
-    return await service.orders_of(session, user)
+async def my_orders(
+    user: CurrentUser, session: ReadSession, page: Paging, request: Request, response: Response
+) -> list[OrderSummaryOut]:
+    listing = await service.orders_of(session, user, page)
+    return listing.served(request, response)

@@ -15,6 +15,7 @@ from wapang.api.orders.errors import InvalidOrderStatus, NotEnoughStock, NotYour
 from wapang.api.orders.models import Order, OrderLine, OrderStatus
 from wapang.api.orders.pricing import PricedLine, price_lines
 from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
+from wapang.api.paging import Listing, Page
 from wapang.api.stores.models import Store
 from wapang.api.users.models import User
 from wapang.db.base import INT32_MAX, new_id, table_of, utc_now
@@ -181,13 +182,14 @@ async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
         )
 
 
-async def orders_of(session: AsyncSession, buyer: User) -> list[OrderSummaryOut]:
+async def orders_of(session: AsyncSession, buyer: User, page: Page) -> Listing:
     query = (
-        select(Order.id, Order.total_price, Order.status)
-        .where(Order.buyer_id == buyer.id)
-        .order_by(Order.created_at, Order.id)
+        select(_ORDERS.c.id, _ORDERS.c.total_price, _ORDERS.c.status)
+        .where(_ORDERS.c.buyer_id == buyer.id)
+        .order_by(_ORDERS.c.created_at, _ORDERS.c.id)
     )
-    return [
-        OrderSummaryOut(order_id=order_id, total_price=total, status=status)
-        for order_id, total, status in (await session.execute(query)).all()
-    ]
+    paged = page.of(query, _ORDERS.c.created_at, _ORDERS.c.id)
+    rows = await session.execute(paged, page.values())
+    return page.cut(rows.all()).map(
+        lambda row: OrderSummaryOut(order_id=row.id, total_price=row.total_price, status=row.status)
+    )
