@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from enum import StrEnum
@@ -21,16 +22,37 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 LOCAL_STATE_DIR = Path(".wapang")
-PLACEHOLDER_MARKERS = (
+# A placeholder is a value made of nothing but these words (and digits and separators), like
+# `changeme`, `your-secret-here` or `xxxx-0001`. The whole value is compared, never a substring:
+# random secrets contain "xxx" or "todo" often enough (0.2% of `secrets.token_urlsafe(48)`).
+PLACEHOLDER_WORDS = [
     "changeme",
-    "change-me",
-    "change_me",
+    "change",
+    "me",
     "placeholder",
     "example",
     "secret",
-    "xxx",
+    "your",
+    "here",
     "todo",
-)
+    "replace",
+    "with",
+    "this",
+    "x",
+    "key",
+    "token",
+    "access",
+    "refresh",
+    "jwt",
+    "insert",
+    "value",
+]
+_PLACEHOLDER = re.compile(f"(?:{'|'.join(sorted(PLACEHOLDER_WORDS, key=len, reverse=True))})+")
+
+
+def is_placeholder(secret: str) -> bool:
+    letters = "".join(character for character in secret.lower() if character.isalpha())
+    return _PLACEHOLDER.fullmatch(letters) is not None
 
 
 class Environment(StrEnum):
@@ -277,7 +299,7 @@ def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
     if value is None:
         return [f"{name} is missing: {fix}."]
     secret = value.get_secret_value()
-    if any(marker in secret.lower() for marker in PLACEHOLDER_MARKERS):
+    if is_placeholder(secret):
         return [f"{name} looks like a placeholder: {fix}."]
     if len(secret.encode()) < MIN_SECRET_BYTES:
         size = len(secret.encode())

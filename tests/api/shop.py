@@ -101,8 +101,9 @@ class Shopper:
         item: dict[str, Any] = response.json()
         return item
 
-    async def order(self, *lines: tuple[str, int]) -> httpx.Response:
-        body = {"items": [{"item_id": item_id, "quantity": qty} for item_id, qty in lines]}
+    async def order(self, *lines: tuple[str, int], **extra: Any) -> httpx.Response:
+        """`POST /api/orders` of these (item id, quantity) lines, `extra` fields in the body."""
+        body = {"items": [{"item_id": item_id, "quantity": qty} for item_id, qty in lines], **extra}
         return await self.request("POST", "/api/orders", json=body)
 
 

@@ -153,3 +153,22 @@ def test_summary_never_contains_secret_values() -> None:
     summary = str(load(**PRODUCTION).summary())
     assert STRONG_ACCESS not in summary
     assert "s3cret-password" not in summary
+
+
+def test_generated_secrets_are_never_taken_for_placeholders() -> None:
+    """Review finding 13: the old substring check refused about 0.2% of the values the error
+    message itself recommends (`secrets.token_urlsafe(48)`)."""
+    import secrets
+
+    from wapang.config import is_placeholder
+
+    refused = [
+        value
+        for value in (secrets.token_urlsafe(48) for _ in range(20_000))
+        if is_placeholder(value)
+    ]
+    assert refused == []
+    for lookalike in ("xxxTODOsecret" + secrets.token_urlsafe(40), "a-example-" + "Q" * 40):
+        assert not is_placeholder(lookalike)
+    for placeholder in ("changeme", "CHANGE_ME_0001", "xxxxxxxx", "your-secret-here", "TODO"):
+        assert is_placeholder(placeholder)

@@ -11,7 +11,13 @@ from sqlalchemy.orm import selectinload
 from wapang.api.errors import InvalidFieldFormat
 from wapang.api.items.errors import ItemNotFound
 from wapang.api.items.models import Item
-from wapang.api.orders.errors import InvalidOrderStatus, NotEnoughStock, NotYourOrder, OrderNotFound
+from wapang.api.orders.errors import (
+    InvalidOrderStatus,
+    NotEnoughStock,
+    NotYourOrder,
+    OrderNotFound,
+    PriceChanged,
+)
 from wapang.api.orders.models import Order, OrderLine, OrderStatus
 from wapang.api.orders.pricing import PricedLine, price_lines
 from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
@@ -33,18 +39,28 @@ def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 async def place_order(
-    session: AsyncSession, buyer: User, requested: Iterable[tuple[str, int]]
+    session: AsyncSession,
+    buyer: User,
+    requested: Iterable[tuple[str, int]],
+    expected_total: int | None = None,
 ) -> OrderOut:
     """All or nothing: every item must exist, then every quantity must be in stock.
 
     On any error the request's transaction is rolled back (database.py), so nothing changes.
     The happy path costs four statements: the snapshot, two inserts and the stock update. The
     stock update comes last, so an item's row stays locked only from it to the commit: orders
-    of one popular item queue on that lock one round trip each, not four.
+    of one popular item queue on that lock one round trip each, not four. A total other than
+    the one the buyer saw (`expected_total`, contract 14.5) stops it before anything changes.
     """
     quantities = merge_quantities(requested)
     lines = await _snapshot(session, quantities)
+    if any(quantity > INT32_MAX for quantity in quantities.values()):
+        # Merged lines beyond any stock (a stock fits 32 bits): answered before MySQL's INT
+        # column refuses the quantity.
+        raise NotEnoughStock()
     priced = price_lines(lines)
+    if expected_total is not None and priced.total_price != expected_total:
+        raise PriceChanged()
     if priced.total_price > BIGINT_MAX:
         await _take_stock_or_raise(session, quantities)  # "not enough stock" outranks it
         raise InvalidFieldFormat()
