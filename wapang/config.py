@@ -25,28 +25,11 @@ LOCAL_STATE_DIR = Path(".wapang")
 # A placeholder is a value made of nothing but these words (and digits and separators), like
 # `changeme`, `your-secret-here` or `xxxx-0001`. The whole value is compared, never a substring:
 # random secrets contain "xxx" or "todo" often enough (0.2% of `secrets.token_urlsafe(48)`).
-PLACEHOLDER_WORDS = [
-    "changeme",
-    "change",
-    "me",
-    "placeholder",
-    "example",
-    "secret",
-    "your",
-    "here",
-    "todo",
-    "replace",
-    "with",
-    "this",
-    "x",
-    "key",
-    "token",
-    "access",
-    "refresh",
-    "jwt",
-    "insert",
+PLACEHOLDER_WORDS = (
+    *("changeme", "change", "me", "placeholder", "example", "secret", "your", "here", "todo"),
+    *("replace", "with", "this", "x", "key", "token", "access", "refresh", "jwt", "insert"),
     "value",
-]
+)
 _PLACEHOLDER = re.compile(f"(?:{'|'.join(sorted(PLACEHOLDER_WORDS, key=len, reverse=True))})+")
 
 

@@ -41,7 +41,7 @@ def violated_constraint(error: IntegrityError) -> str | None:
 def _driver_message(error: IntegrityError) -> str:
     """The server's message itself: MySQL drivers carry (code, message) as the arguments, and
     the text of the pair would quote the message (escaping any quote in the value)."""
-    arguments = getattr(error.orig, "args", ())
+    arguments: tuple[object, ...] = getattr(error.orig, "args", ())
     if len(arguments) >= 2 and isinstance(arguments[1], str):
         return arguments[1]
     return str(error.orig)
