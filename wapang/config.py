@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     )
     SHORT_SESSION_LIFESPAN: int = Field(15, ge=1, description="access token lifetime, minutes")
     LONG_SESSION_LIFESPAN: int = Field(1440, ge=1, description="refresh token lifetime, minutes")
+    DOCS_ENABLED: bool = Field(
+        False, description="true: serve /docs, /redoc and /openapi.json when ENV=prod too"
+    )
 
     _generated_secrets: bool = PrivateAttr(False)
 
@@ -217,6 +220,11 @@ class Settings(BaseSettings):
                     f"secrets into {_DEV_SECRETS_FILE}."
                 ]
             )
+
+    @property
+    def serves_documentation(self) -> bool:
+        """The API's documentation is public outside production, and in it only on request."""
+        return self.ENV is not Environment.PROD or self.DOCS_ENABLED
 
     @property
     def uses_generated_secrets(self) -> bool:
