@@ -19,6 +19,8 @@ from harness.processes import LOOPBACK, Service, free_port
 class Server:
     service: Service
     base_url: str
+    # The settings of the server's database, for tests that read or write rows behind its back.
+    database: Settings | None = None
 
     def stop(self) -> str:
         """Stop by PID (SIGTERM, then SIGKILL) and return what it printed."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from enum import StrEnum
@@ -21,16 +22,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
 LOCAL_STATE_DIR = Path(".wapang")
-PLACEHOLDER_MARKERS = (
-    "changeme",
-    "change-me",
-    "change_me",
-    "placeholder",
-    "example",
-    "secret",
-    "xxx",
-    "todo",
+# A placeholder is a value made of nothing but these words (and digits and separators), like
+# `changeme`, `your-secret-here` or `xxxx-0001`. The whole value is compared, never a substring:
+# random secrets contain "xxx" or "todo" often enough (0.2% of `secrets.token_urlsafe(48)`).
+PLACEHOLDER_WORDS = (
+    *("changeme", "change", "me", "placeholder", "example", "secret", "your", "here", "todo"),
+    *("replace", "with", "this", "x", "key", "token", "access", "refresh", "jwt", "insert"),
+    "value",
 )
+_PLACEHOLDER = re.compile(f"(?:{'|'.join(sorted(PLACEHOLDER_WORDS, key=len, reverse=True))})+")
+
+
+def is_placeholder(secret: str) -> bool:
+    letters = "".join(character for character in secret.lower() if character.isalpha())
+    return _PLACEHOLDER.fullmatch(letters) is not None
 
 
 class Environment(StrEnum):
@@ -112,6 +117,9 @@ class Settings(BaseSettings):
     )
     SHORT_SESSION_LIFESPAN: int = Field(15, ge=1, description="access token lifetime, minutes")
     LONG_SESSION_LIFESPAN: int = Field(1440, ge=1, description="refresh token lifetime, minutes")
+    DOCS_ENABLED: bool = Field(
+        False, description="true: serve /docs, /redoc and /openapi.json when ENV=prod too"
+    )
 
     _generated_secrets: bool = PrivateAttr(False)
 
@@ -250,6 +258,11 @@ class Settings(BaseSettings):
             )
 
     @property
+    def serves_documentation(self) -> bool:
+        """The API's documentation is public outside production, and in it only on request."""
+        return self.ENV is not Environment.PROD or self.DOCS_ENABLED
+
+    @property
     def uses_generated_secrets(self) -> bool:
         return self._generated_secrets
 
@@ -314,7 +327,7 @@ def _secret_problems(name: str, value: SecretStr | None) -> list[str]:
     if value is None:
         return [f"{name} is missing: {fix}."]
     secret = value.get_secret_value()
-    if any(marker in secret.lower() for marker in PLACEHOLDER_MARKERS):
+    if is_placeholder(secret):
         return [f"{name} looks like a placeholder: {fix}."]
     if len(secret.encode()) < MIN_SECRET_BYTES:
         size = len(secret.encode())

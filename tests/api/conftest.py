@@ -4,12 +4,13 @@ MariaDB, each on a fresh migrated database."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.databases import (
     MARIADB_PASSWORD,
@@ -21,6 +22,8 @@ from tests.databases import (
 from tests.examples import TEST_SECRETS
 from tests.requirements import require_available
 from tests.servers import Server, wapang_server
+from wapang.config import Settings
+from wapang.db.engine import build_engine
 from wapang.db.migrate import upgrade
 
 SERVED_BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
@@ -48,6 +51,7 @@ def serving(backend: str, directory: Path, *args: str, **overrides: Any) -> Iter
     if backend == "sqlite":
         env = server_env(backend, directory, "", **overrides)
         with wapang_server(directory, "--workers", "2", *args, **env) as running:
+            running.database = Settings.load(env_file=None, **env)
             yield running
         return
     require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
@@ -55,7 +59,21 @@ def serving(backend: str, directory: Path, *args: str, **overrides: Any) -> Iter
         upgrade(mariadb_settings(name))
         env = server_env(backend, directory, name, **overrides)
         with wapang_server(directory, "--workers", "2", *args, **env) as running:
+            running.database = mariadb_settings(name)
             yield running
+
+
+@asynccontextmanager
+async def database_of(server: Server) -> AsyncIterator[AsyncSession]:
+    """A session on the served database, committed at the end: rows behind the API's back."""
+    assert server.database is not None, "served by `serving`"
+    engine = build_engine(server.database)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session:
+            yield session
+            await session.commit()
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="module", params=SERVED_BACKENDS)

@@ -101,8 +101,9 @@ class Shopper:
         item: dict[str, Any] = response.json()
         return item
 
-    async def order(self, *lines: tuple[str, int]) -> httpx.Response:
-        body = {"items": [{"item_id": item_id, "quantity": qty} for item_id, qty in lines]}
+    async def order(self, *lines: tuple[str, int], **extra: Any) -> httpx.Response:
+        """`POST /api/orders` of these (item id, quantity) lines, `extra` fields in the body."""
+        body = {"items": [{"item_id": item_id, "quantity": qty} for item_id, qty in lines], **extra}
         return await self.request("POST", "/api/orders", json=body)
 
 
@@ -182,11 +183,22 @@ async def open_shop(
     return seller, store, added
 
 
+async def every_page(http: httpx.AsyncClient, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every row of a paged listing (contract 14.3), following its `Link: rel="next"`."""
+    rows: list[dict[str, Any]] = []
+    url: str | None = path
+    while url is not None:
+        response = await http.get(url, **kwargs)
+        assert response.status_code == 200, response.text
+        rows += response.json()
+        url = response.links.get("next", {}).get("url")
+    return rows
+
+
 async def listed_item(http: httpx.AsyncClient, item_id: str) -> dict[str, Any] | None:
     """The item as `GET /api/items` lists it, or None when it is not listed."""
-    response = await http.get("/api/items")
-    assert response.status_code == 200, response.text
-    return next((item for item in response.json() if item["id"] == item_id), None)
+    listed = await every_page(http, "/api/items")
+    return next((item for item in listed if item["id"] == item_id), None)
 
 
 async def stock_of(http: httpx.AsyncClient, item_id: str) -> int:

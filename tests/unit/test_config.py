@@ -166,3 +166,22 @@ def test_migrations_run_as_the_migration_user_when_one_is_set() -> None:
     assert migrations.DB_PASSWORD.get_secret_value() == "ddl-pass"
     assert split.DB_USER == "wapang"  # the app's own settings are unchanged
     assert "ddl-pass" not in str(split.summary())
+
+
+def test_generated_secrets_are_never_taken_for_placeholders() -> None:
+    """Review finding 13: the old substring check refused about 0.2% of the values the error
+    message itself recommends (`secrets.token_urlsafe(48)`)."""
+    import secrets
+
+    from wapang.config import is_placeholder
+
+    refused = [
+        value
+        for value in (secrets.token_urlsafe(48) for _ in range(20_000))
+        if is_placeholder(value)
+    ]
+    assert refused == []
+    for lookalike in ("xxxTODOsecret" + secrets.token_urlsafe(40), "a-example-" + "Q" * 40):
+        assert not is_placeholder(lookalike)
+    for placeholder in ("changeme", "CHANGE_ME_0001", "xxxxxxxx", "your-secret-here", "TODO"):
+        assert is_placeholder(placeholder)

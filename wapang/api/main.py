@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = active
         app.state.database = Database(active)
         app.state.tokens = TokenService(active)
+        if not active.serves_documentation:
+            _remove_documentation(app)
         _announce(active)
         try:
             yield
@@ -71,6 +73,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(ResponseHeaders)
     return app
+
+
+def _remove_documentation(app: FastAPI) -> None:
+    """No schema or documentation pages in production unless DOCS_ENABLED (review finding 11):
+    the settings are read at start-up, after the routes were made, so the routes go then."""
+    documentation = {
+        app.openapi_url,
+        app.docs_url,
+        app.redoc_url,
+        app.swagger_ui_oauth2_redirect_url,
+    }
+    app.router.routes = [
+        route for route in app.router.routes if getattr(route, "path", None) not in documentation
+    ]
 
 
 def _load_settings() -> Settings:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
 from wapang.api.request_context import request_id
+from wapang.db.sessions import request_deadline
 
 logger = logging.getLogger("wapang")
 
@@ -93,6 +94,8 @@ class RequestDeadline(HttpMiddleware):
     """Answers a JSON 503 when a request is still waiting after REQUEST_TIMEOUT seconds.
 
     A database that accepts connections but never answers would otherwise hang every request.
+    A write's deadline ends when its commit starts (db/sessions.py): once the commit may have
+    happened, the answer is the write's own.
     """
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -105,7 +108,8 @@ class RequestDeadline(HttpMiddleware):
             await send(message)
 
         try:
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(seconds) as deadline:
+                request_deadline.set(deadline)  # lifted by the write session's commit
                 await self.app(scope, receive, tracking_send)
         except TimeoutError:
             if response_started:

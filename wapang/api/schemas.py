@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Self
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,6 +25,33 @@ Email = Annotated[str, Field(max_length=EMAIL_MAX_LENGTH), AfterValidator(_valid
 PhoneNumber = Annotated[str, Field(pattern=r"^010-[0-9]{4}-[0-9]{4}$")]
 # Amounts and stock fit the database's 32-bit integer columns; larger values are ERR_003.
 Amount = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+
+# Characters a name may not hold: controls (Cc: NUL, tab, ...) and invisible formatting (Cf:
+# zero-width spaces, right-to-left overrides, ...), which make two names look alike.
+_HIDDEN_CATEGORIES = {"Cc", "Cf"}
+
+
+def _normalised_name(min_length: int, max_length: int) -> AfterValidator:
+    def normalise(value: str) -> str:
+        """NFKC (full-width and compatibility forms become the plain ones, so names that read
+        the same are stored the same and compared the same on both backends), with no hidden
+        character, not blank, and within the length once normalised (NFKC can lengthen)."""
+        name = unicodedata.normalize("NFKC", value)
+        if any(unicodedata.category(character) in _HIDDEN_CATEGORIES for character in name):
+            raise ValueError("control and format characters are not allowed in names")
+        if not name.strip():
+            raise ValueError("a name cannot be blank")
+        if not min_length <= len(name) <= max_length:
+            raise ValueError(f"a name has {min_length} to {max_length} characters")
+        return name
+
+    return AfterValidator(normalise)
+
+
+StoreName = Annotated[str, Field(min_length=3, max_length=20), _normalised_name(3, 20)]
+ItemName = Annotated[str, Field(min_length=2, max_length=50), _normalised_name(2, 50)]
+Nickname = Annotated[str, Field(max_length=20), _normalised_name(1, 20)]
 
 
 class RequestModel(BaseModel):

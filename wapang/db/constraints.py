@@ -9,7 +9,8 @@ from sqlalchemy.sql.schema import ColumnCollectionConstraint
 
 from wapang.db.base import Base
 
-_MYSQL_DUPLICATE_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'")
+# Anchored to the end: the duplicate value comes first and may itself read "for key '…'".
+_MYSQL_DUPLICATE_KEY = re.compile(r"for key '(?:[^'.]+\.)?([^']+)'$")
 _MYSQL_FOREIGN_KEY = re.compile(r"CONSTRAINT `([^`]+)`")
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (.+)")
 
@@ -20,7 +21,7 @@ def violated_constraint(error: IntegrityError) -> str | None:
     MySQL names the key (`for key 'uq_stores_owner_id'`, or `stores.uq_…` on MySQL 8); SQLite
     names only the columns (`stores.owner_id`), which the schema maps back to the constraint.
     """
-    message = str(error.orig)
+    message = _driver_message(error)
     for pattern in (_MYSQL_DUPLICATE_KEY, _MYSQL_FOREIGN_KEY):
         if found := pattern.search(message):
             return _named_primary_key(found.group(1), error.statement)
@@ -35,6 +36,15 @@ def violated_constraint(error: IntegrityError) -> str | None:
             ):
                 return str(constraint.name)
     return None
+
+
+def _driver_message(error: IntegrityError) -> str:
+    """The server's message itself: MySQL drivers carry (code, message) as the arguments, and
+    the text of the pair would quote the message (escaping any quote in the value)."""
+    arguments: tuple[object, ...] = getattr(error.orig, "args", ())
+    if len(arguments) >= 2 and isinstance(arguments[1], str):
+        return arguments[1]
+    return str(error.orig)
 
 
 _INSERT_INTO = re.compile(r"INSERT INTO `?(\w+)`?", re.IGNORECASE)

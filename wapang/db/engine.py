@@ -51,6 +51,7 @@ def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine
         pool_timeout=settings.DB_CONNECT_TIMEOUT,
         pool_recycle=1800,
         connect_args={"connect_timeout": settings.DB_CONNECT_TIMEOUT},
+        hide_parameters=True,  # a logged error never carries an e-mail, a hash or a token id
         **isolation,
     )
 
@@ -62,6 +63,7 @@ def _sqlite_engine(url: URL, settings: Settings, reads_only: bool) -> AsyncEngin
         url,
         pool_size=settings.DB_POOL_SIZE,
         connect_args={"timeout": 30},
+        hide_parameters=True,
         **({"isolation_level": "AUTOCOMMIT"} if reads_only else {}),
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
@@ -18,6 +19,10 @@ from wapang.config import Settings
 from wapang.db.engine import build_engine
 
 ResultT = TypeVar("ResultT")
+
+# The request's deadline (api/middleware.py), lifted when its commit starts: a write whose
+# commit may have happened must be answered with its result, never a 503 that invites a retry.
+request_deadline: ContextVar[asyncio.Timeout | None] = ContextVar("request_deadline", default=None)
 
 
 class RetryingSession(AsyncSession):
@@ -136,7 +141,15 @@ async def _write_session(
     database: Database = request.app.state.database
     async with database.request_session(reads_only=False) as session:
         yield session
+        _lift_deadline()
         await session.commit()
+
+
+def _lift_deadline() -> None:
+    deadline = request_deadline.get()
+    if deadline is None or deadline.expired():
+        return  # already expired: the cancellation arrives at the commit, which then never runs
+    deadline.reschedule(None)
 
 
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]

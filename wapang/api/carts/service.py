@@ -78,7 +78,9 @@ async def empty_cart(session: AsyncSession, owner: User) -> None:
     await session.execute(delete(CartLine).where(CartLine.user_id == owner.id))
 
 
-async def checkout(session: AsyncSession, owner: User) -> OrderOut:
+async def checkout(
+    session: AsyncSession, owner: User, expected_total: int | None = None
+) -> OrderOut:
     """Order every line of the cart and empty it, or change nothing at all.
 
     The cart is claimed first: its lines are locked, so a concurrent checkout of the same cart
@@ -101,7 +103,8 @@ async def checkout(session: AsyncSession, owner: User) -> OrderOut:
     ).all()
     if not lines:
         raise EmptyCart()
-    order = await place_order(session, owner, ((item_id, quantity) for item_id, quantity in lines))
+    requested = ((item_id, quantity) for item_id, quantity in lines)
+    order = await place_order(session, owner, requested, expected_total)
     await session.execute(
         delete(CartLine).where(CartLine.user_id == owner.id, CartLine.item_id.in_(claimed))
     )

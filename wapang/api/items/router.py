@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.items import service
 from wapang.api.items.models import Item
 from wapang.api.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItemOut
+from wapang.api.paging import Paging
 from wapang.api.users.dependencies import CurrentUser
 from wapang.db.sessions import ReadSession, WriteSession
 
@@ -24,14 +25,18 @@ async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -
 
 @router.get("/items", response_model=list[ListedItemOut])
 async def search_items(
+    request: Request,
+    response: Response,
     session: ReadSession,
+    page: Paging,
     store_id: str | None = None,
     min_price: PriceBound = None,
     max_price: PriceBound = None,
     in_stock: bool = False,
 ) -> list[dict[str, Any]]:
     where = service.ItemFilter(store_id, min_price, max_price, in_stock)
-    return await service.search_items(session, where)
+    listing = await service.search_items(session, where, page)
+    return listing.served(request, response)
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut)
@@ -48,5 +53,8 @@ async def remove_item(item_id: str, user: CurrentUser, session: WriteSession) ->
 
 
 @router.get("/stores/{store_id}/items", response_model=list[ItemOut])
-async def store_items(store_id: str, session: ReadSession) -> list[dict[str, Any]]:
-    return await service.items_of_store(session, store_id)
+async def store_items(
+    store_id: str, request: Request, response: Response, session: ReadSession, page: Paging
+) -> list[dict[str, Any]]:
+    listing = await service.items_of_store(session, store_id, page)
+    return listing.served(request, response)

@@ -1,18 +1,18 @@
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
-from wapang.api.schemas import Amount, PatchModel, RequestModel
+from wapang.api.schemas import Amount, ItemName, PatchModel, RequestModel
 
 
 class ItemCreate(RequestModel):
-    item_name: str = Field(min_length=2, max_length=50)
+    item_name: ItemName
     price: Amount
     stock: Amount
 
 
 class ItemUpdate(PatchModel):
-    item_name: str | None = Field(None, min_length=2, max_length=50)
+    item_name: ItemName | None = None
     price: Amount | None = None
     stock: Amount | None = None
 

@@ -4,12 +4,13 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Result, Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.items.errors import ItemNotFound, NotYourItem
 from wapang.api.items.models import Item
 from wapang.api.items.schemas import ItemCreate, ItemUpdate
+from wapang.api.paging import Listing, Page
 from wapang.api.stores.models import Store
 from wapang.api.stores.service import require_own_store, require_store, store_of
 from wapang.api.users.models import User
@@ -68,12 +69,14 @@ async def remove_item(session: AsyncSession, owner: User, item_id: str) -> None:
     await session.flush()
 
 
-async def items_of_store(session: AsyncSession, store_id: str) -> list[dict[str, Any]]:
+async def items_of_store(session: AsyncSession, store_id: str, page: Page) -> Listing:
     await require_store(session, store_id)
-    return _dicts(await session.execute(_STORE_LISTING, {"store_id": store_id}))
+    statement = page.of(_STORE_LISTING, _items.created_at, _items.id)
+    rows = await session.execute(statement, {"store_id": store_id, **page.values()})
+    return page.cut(rows.all()).map(_as_dict)
 
 
-async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[str, Any]]:
+async def search_items(session: AsyncSession, where: ItemFilter, page: Page) -> Listing:
     """`ListedItemOut` fields of the live items that match, oldest first."""
     if where.store_id is not None:
         await require_store(session, where.store_id)
@@ -88,7 +91,9 @@ async def search_items(session: AsyncSession, where: ItemFilter) -> list[dict[st
         "min_price": where.min_price,
         "max_price": where.max_price,
     }
-    return _dicts(await session.execute(statement, _present(values)))
+    paged = page.of(statement, _items.created_at, _items.id)
+    rows = await session.execute(paged, {**_present(values), **page.values()})
+    return page.cut(rows.all()).map(_as_dict)
 
 
 # Listings select plain columns (no ORM objects to build and track) with statements built
@@ -126,9 +131,8 @@ def _search_statement(
     return query
 
 
-def _dicts(rows: Result[Any]) -> list[dict[str, Any]]:
-    names = tuple(rows.keys())
-    return [dict(zip(names, row, strict=True)) for row in rows]
+def _as_dict(row: Row[Any]) -> dict[str, Any]:
+    return dict(row._mapping)
 
 
 def _present(values: dict[str, Any]) -> dict[str, Any]:

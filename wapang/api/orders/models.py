@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from wapang.db.base import Base, IdColumn, UtcDateTime, new_id, utc_now
@@ -44,3 +45,26 @@ class OrderLine(Base):
     store_id: Mapped[str] = mapped_column(IdColumn)
     store_name: Mapped[str] = mapped_column(String(20))
     delivery_fee: Mapped[int] = mapped_column(Integer)
+
+
+# Keys and the user ids they belong to are ASCII compared byte for byte on MySQL.
+_ExactAscii = String(255).with_variant(
+    mysql.VARCHAR(255, charset="ascii", collation="ascii_bin"), "mysql"
+)
+_ExactId = IdColumn.with_variant(mysql.VARCHAR(36, charset="ascii", collation="ascii_bin"), "mysql")
+
+
+class IdempotentRequest(Base):
+    """The answer to a request sent with an `Idempotency-Key` (contract 14.4), per user and key:
+    inserted with the request's own transaction, so it exists exactly when the order does."""
+
+    __tablename__ = "idempotent_requests"
+
+    user_id: Mapped[str] = mapped_column(_ExactId, primary_key=True)
+    key: Mapped[str] = mapped_column(_ExactAscii, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[bytes | None] = mapped_column(
+        LargeBinary().with_variant(mysql.MEDIUMBLOB(), "mysql")
+    )
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.orders import service
 from wapang.api.orders.errors import EmptyItemList
+from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_once
 from wapang.api.orders.models import OrderStatus
 from wapang.api.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, OrderSummaryOut
+from wapang.api.paging import Paging
 from wapang.api.users.dependencies import CurrentUser
 from wapang.db.sessions import ReadSession, WriteSession
 
@@ -14,12 +16,17 @@ router = APIRouter(tags=["orders"], route_class=AuthenticatedFirst)
 
 
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
-async def place_order(data: OrderCreate, user: CurrentUser, session: WriteSession) -> OrderOut:
-    if not data.items:
-        raise EmptyItemList()
-    return await service.place_order(
-        session, user, ((line.item_id, line.quantity) for line in data.items)
-    )
+async def place_order(
+    data: OrderCreate, user: CurrentUser, session: WriteSession, key: IdempotencyKey = None
+) -> Response:
+    async def order() -> OrderOut:
+        if not data.items:
+            raise EmptyItemList()
+        lines = ((line.item_id, line.quantity) for line in data.items)
+        return await service.place_order(session, user, lines, data.expected_total_price)
+
+    same_request = fingerprint("POST /api/orders", data)
+    return await respond_once(session, user.id, key, same_request, order, status.HTTP_201_CREATED)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
@@ -35,5 +42,8 @@ async def change_status(
 
 
 @router.get("/users/me/orders", response_model=list[OrderSummaryOut])
-async def my_orders(user: CurrentUser, session: ReadSession) -> list[OrderSummaryOut]:
-    return await service.orders_of(session, user)
+async def my_orders(
+    user: CurrentUser, session: ReadSession, page: Paging, request: Request, response: Response
+) -> list[OrderSummaryOut]:
+    listing = await service.orders_of(session, user, page)
+    return listing.served(request, response)

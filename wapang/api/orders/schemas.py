@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from wapang.api.orders.pricing import PricedLines
 from wapang.api.schemas import RequestModel
@@ -14,7 +14,20 @@ class OrderLineRequest(RequestModel):
     quantity: Annotated[int, Field(ge=1, le=INT32_MAX)]
 
 
-class OrderCreate(RequestModel):
+class PricedRequest(RequestModel):
+    """Contract 14.5: the total the buyer saw, optional but never `null`."""
+
+    expected_total_price: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+
+    @field_validator("expected_total_price", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("null is not accepted")
+        return value
+
+
+class OrderCreate(PricedRequest):
     items: list[OrderLineRequest]
 
 

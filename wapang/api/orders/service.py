@@ -11,10 +11,17 @@ from sqlalchemy.orm import selectinload
 from wapang.api.errors import InvalidFieldFormat
 from wapang.api.items.errors import ItemNotFound
 from wapang.api.items.models import Item
-from wapang.api.orders.errors import InvalidOrderStatus, NotEnoughStock, NotYourOrder, OrderNotFound
+from wapang.api.orders.errors import (
+    InvalidOrderStatus,
+    NotEnoughStock,
+    NotYourOrder,
+    OrderNotFound,
+    PriceChanged,
+)
 from wapang.api.orders.models import Order, OrderLine, OrderStatus
 from wapang.api.orders.pricing import PricedLine, price_lines
 from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
+from wapang.api.paging import Listing, Page
 from wapang.api.stores.models import Store
 from wapang.api.users.models import User
 from wapang.db.base import INT32_MAX, new_id, table_of, utc_now
@@ -32,18 +39,28 @@ def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
 
 
 async def place_order(
-    session: AsyncSession, buyer: User, requested: Iterable[tuple[str, int]]
+    session: AsyncSession,
+    buyer: User,
+    requested: Iterable[tuple[str, int]],
+    expected_total: int | None = None,
 ) -> OrderOut:
     """All or nothing: every item must exist, then every quantity must be in stock.
 
     On any error the request's transaction is rolled back (database.py), so nothing changes.
     The happy path costs four statements: the snapshot, two inserts and the stock update. The
     stock update comes last, so an item's row stays locked only from it to the commit: orders
-    of one popular item queue on that lock one round trip each, not four.
+    of one popular item queue on that lock one round trip each, not four. A total other than
+    the one the buyer saw (`expected_total`, contract 14.5) stops it before anything changes.
     """
     quantities = merge_quantities(requested)
     lines = await _snapshot(session, quantities)
+    if any(quantity > INT32_MAX for quantity in quantities.values()):
+        # Merged lines beyond any stock (a stock fits 32 bits): answered before MySQL's INT
+        # column refuses the quantity.
+        raise NotEnoughStock()
     priced = price_lines(lines)
+    if expected_total is not None and priced.total_price != expected_total:
+        raise PriceChanged()
     if priced.total_price > BIGINT_MAX:
         await _take_stock_or_raise(session, quantities)  # "not enough stock" outranks it
         raise InvalidFieldFormat()
@@ -181,13 +198,14 @@ async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
         )
 
 
-async def orders_of(session: AsyncSession, buyer: User) -> list[OrderSummaryOut]:
+async def orders_of(session: AsyncSession, buyer: User, page: Page) -> Listing:
     query = (
-        select(Order.id, Order.total_price, Order.status)
-        .where(Order.buyer_id == buyer.id)
-        .order_by(Order.created_at, Order.id)
+        select(_ORDERS.c.id, _ORDERS.c.total_price, _ORDERS.c.status)
+        .where(_ORDERS.c.buyer_id == buyer.id)
+        .order_by(_ORDERS.c.created_at, _ORDERS.c.id)
     )
-    return [
-        OrderSummaryOut(order_id=order_id, total_price=total, status=status)
-        for order_id, total, status in (await session.execute(query)).all()
-    ]
+    paged = page.of(query, _ORDERS.c.created_at, _ORDERS.c.id)
+    rows = await session.execute(paged, page.values())
+    return page.cut(rows.all()).map(
+        lambda row: OrderSummaryOut(order_id=row.id, total_price=row.total_price, status=row.status)
+    )

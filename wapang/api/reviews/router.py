@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
+from wapang.api.paging import Paging
 from wapang.api.reviews import service
 from wapang.api.reviews.schemas import (
     ItemReviewOut,
@@ -36,9 +37,15 @@ async def write_review(
     response_model_exclude_unset=True,
 )
 async def item_reviews(
-    item_id: str, user: OptionalUser, session: ReadSession
+    item_id: str,
+    user: OptionalUser,
+    session: ReadSession,
+    page: Paging,
+    request: Request,
+    response: Response,
 ) -> list[dict[str, Any]]:
-    return await service.item_reviews(session, item_id, user)
+    listing = await service.item_reviews(session, item_id, user, page)
+    return listing.served(request, response)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut, response_model_exclude_unset=True)
@@ -60,5 +67,8 @@ async def delete_review(review_id: str, user: CurrentUser, session: WriteSession
 
 
 @router.get("/users/me/reviews", response_model=list[MyReviewOut])
-async def my_reviews(user: CurrentUser, session: ReadSession) -> list[MyReviewOut]:
-    return await service.reviews_by(session, user)
+async def my_reviews(
+    user: CurrentUser, session: ReadSession, page: Paging, request: Request, response: Response
+) -> list[MyReviewOut]:
+    listing = await service.reviews_by(session, user, page)
+    return listing.served(request, response)

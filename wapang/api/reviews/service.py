@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.items.models import Item
 from wapang.api.items.service import get_live_item, require_live_item
+from wapang.api.paging import Listing, Page
 from wapang.api.reviews.errors import (
     NicknameNotSet,
     NotYourReview,
@@ -53,23 +54,25 @@ async def write_review(
 
 
 async def item_reviews(
-    session: AsyncSession, item_id: str, viewer: User | None
-) -> list[dict[str, Any]]:
+    session: AsyncSession, item_id: str, viewer: User | None, page: Page
+) -> Listing:
     """`ItemReviewOut` fields, oldest first; `is_writer` only for a signed-in viewer."""
     await require_live_item(session, item_id)
-    rows = await session.execute(_ITEM_REVIEWS, {"item_id": item_id})
-    reviews = []
-    for review_id, writer_id, nickname, rating, comment in rows:
-        shown = {
-            "review_id": review_id,
-            "writer_nickname": nickname,
-            "rating": rating,
-            "comment": comment,
+    statement = page.of(_ITEM_REVIEWS, _reviews.created_at, _reviews.id)
+    rows = await session.execute(statement, {"item_id": item_id, **page.values()})
+
+    def shown(row: Row[Any]) -> dict[str, Any]:
+        review = {
+            "review_id": row.id,
+            "writer_nickname": row.nickname,
+            "rating": row.rating,
+            "comment": row.comment,
         }
         if viewer is not None:
-            shown["is_writer"] = writer_id == viewer.id
-        reviews.append(shown)
-    return reviews
+            review["is_writer"] = row.writer_id == viewer.id
+        return review
+
+    return page.cut(rows.all()).map(shown)
 
 
 # The listing reads plain columns with statements built once (see items/service.py).
@@ -115,20 +118,24 @@ async def delete_review(session: AsyncSession, writer: User, review_id: str) -> 
     await session.flush()
 
 
-async def reviews_by(session: AsyncSession, writer: User) -> list[MyReviewOut]:
+async def reviews_by(session: AsyncSession, writer: User, page: Page) -> Listing:
     query = (
-        select(Review, Item.item_name)
-        .join(Item, Item.id == Review.item_id)
-        .where(Review.writer_id == writer.id)
-        .order_by(Review.created_at, Review.id)
+        select(_reviews.id, _reviews.item_id, _items.item_name, _reviews.comment, _reviews.rating)
+        .join_from(_REVIEWS, _ITEMS, _items.id == _reviews.item_id)
+        .where(_reviews.writer_id == writer.id)
+        .order_by(_reviews.created_at, _reviews.id)
     )
-    return [
-        MyReviewOut(
-            review_id=review.id,
-            item_id=review.item_id,
-            item_name=item_name,
-            comment=review.comment,
-            rating=review.rating,
+    rows = await session.execute(page.of(query, _reviews.created_at, _reviews.id), page.values())
+    return page.cut(rows.all()).map(
+        lambda row: MyReviewOut(
+            review_id=row.id,
+            item_id=row.item_id,
+            item_name=row.item_name,
+            comment=row.comment,
+            rating=row.rating,
         )
-        for review, item_name in (await session.execute(query)).all()
-    ]
+    )
+
+
+_ITEMS = table_of(Item)
+_items = _ITEMS.c

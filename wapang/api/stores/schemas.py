@@ -2,11 +2,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wapang.api.schemas import Amount, Email, PatchModel, PhoneNumber, RequestModel
+from wapang.api.schemas import (
+    Amount,
+    Email,
+    PatchModel,
+    PhoneNumber,
+    RequestModel,
+    StoreName,
+)
 
 
 class StoreCreate(RequestModel):
-    store_name: str = Field(min_length=3, max_length=20)
+    store_name: StoreName
     address: str = Field(max_length=100)
     email: Email
     phone_number: PhoneNumber
@@ -14,7 +21,7 @@ class StoreCreate(RequestModel):
 
 
 class StoreUpdate(PatchModel):
-    store_name: str | None = Field(None, min_length=3, max_length=20)
+    store_name: StoreName | None = None
     address: str | None = Field(None, max_length=100)
     email: Email | None = None
     phone_number: PhoneNumber | None = None

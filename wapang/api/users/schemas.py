@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wapang.api.schemas import Email, PatchModel, PhoneNumber, RequestModel
+from wapang.api.schemas import Email, Nickname, PatchModel, PhoneNumber, RequestModel
 
 
 class SignUp(RequestModel):
@@ -11,7 +11,7 @@ class SignUp(RequestModel):
 
 
 class ProfileUpdate(PatchModel):
-    nickname: str | None = Field(None, max_length=20)
+    nickname: Nickname | None = None
     address: str | None = Field(None, max_length=100)
     phone_number: PhoneNumber | None = None
     email: Email | None = None
