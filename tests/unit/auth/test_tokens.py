@@ -8,7 +8,7 @@ import pytest
 
 from wapang.api.auth import tokens as tokens_module
 from wapang.api.auth.errors import InvalidToken
-from wapang.api.auth.tokens import TokenKind, TokenService
+from wapang.api.auth.tokens import SignInSession, TokenKind, TokenService
 from wapang.config import Settings
 
 SECRETS = {"ACCESS_TOKEN_SECRET": "a" * 40 + "Q7", "REFRESH_TOKEN_SECRET": "r" * 40 + "Q7"}
@@ -20,7 +20,7 @@ def service() -> TokenService:
 
 
 def test_a_remembered_token_keeps_its_claims(service: TokenService) -> None:
-    token = service.issue("user-1", TokenKind.ACCESS)
+    token = service.issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     first = service.decode(token, TokenKind.ACCESS)
     assert service.decode(token, TokenKind.ACCESS) == first
     assert first.subject == "user-1"
@@ -29,7 +29,7 @@ def test_a_remembered_token_keeps_its_claims(service: TokenService) -> None:
 def test_a_remembered_token_is_refused_once_expired(
     service: TokenService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    token = service.issue("user-1", TokenKind.ACCESS)
+    token = service.issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     later = service.decode(token, TokenKind.ACCESS).expires_at.timestamp() + 1
 
     class Later(datetime):
@@ -44,7 +44,7 @@ def test_a_remembered_token_is_refused_once_expired(
 
 
 def test_a_token_of_one_kind_is_not_remembered_for_the_other(service: TokenService) -> None:
-    token = service.issue("user-1", TokenKind.ACCESS)
+    token = service.issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     service.decode(token, TokenKind.ACCESS)
     with pytest.raises(InvalidToken):
         service.decode(token, TokenKind.REFRESH)

@@ -1,11 +1,14 @@
-"""argon2id password hashing, run in worker threads so a burst of sign-ins never stalls the loop."""
+"""argon2id password hashing, run in worker threads so a burst of sign-ins never stalls the loop,
+in a queue bounded by time so a flood of them is refused instead of queued past the deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, partial
 from typing import TypeVar
@@ -13,11 +16,14 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from wapang.api.auth.errors import TooManyRequests
+
 # OWASP's recommended argon2id cost: 19 MiB of memory, 2 iterations, 1 lane.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 HASHING_THREADS = 2
 HASHING_NICENESS = 10
+HASHING_SHARE_OF_TIMEOUT = 0.5
 T = TypeVar("T")
 
 
@@ -35,8 +41,66 @@ _hashing = ThreadPoolExecutor(
 )
 
 
+class HashingQueue:
+    """The hashes of one process, bounded by time (contract 14.2): a hash that could not start
+    within the budget is refused at once (ERR_025) rather than queued past REQUEST_TIMEOUT.
+
+    The cost of a hash is measured on every run (wall time in its thread, so a busy machine
+    counts), and the wait of a newcomer estimated as the hashes ahead of it, divided among
+    the threads, times that cost. Counted on the event loop's thread only: no lock needed.
+    """
+
+    # Until a hash is measured: about what OWASP's cost takes on one core.
+    INITIAL_COST_SECONDS = 0.05
+    # Weight of the newest measurement: follows a change of load within a few hashes.
+    SMOOTHING = 0.2
+
+    def __init__(self, threads: int, budget_seconds: float) -> None:
+        self.threads = threads
+        self.budget_seconds = budget_seconds
+        self.cost_seconds = self.INITIAL_COST_SECONDS
+        self.in_flight = 0
+
+    def expected_wait(self) -> float:
+        """Seconds until one more hash would be done, counting those ahead of it."""
+        return math.ceil((self.in_flight + 1) / self.threads) * self.cost_seconds
+
+    async def run(self, function: partial[T]) -> T:
+        if self.expected_wait() > self.budget_seconds:
+            raise TooManyRequests(retry_after=self.in_flight * self.cost_seconds / self.threads)
+        self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                _hashing, partial(self._timed, function)
+            )
+        finally:
+            self.in_flight -= 1
+
+    def _timed(self, function: partial[T]) -> T:
+        started = time.perf_counter()
+        try:
+            return function()
+        finally:
+            elapsed = time.perf_counter() - started
+            # A float store is atomic under the GIL; a lost update only delays the average.
+            self.cost_seconds += self.SMOOTHING * (elapsed - self.cost_seconds)
+
+
+queue = HashingQueue(HASHING_THREADS, budget_seconds=15)
+
+
+def bound_hashing(request_timeout: float) -> None:
+    """Hashes may wait half of REQUEST_TIMEOUT: the other half is the request's database work."""
+    queue.budget_seconds = request_timeout * HASHING_SHARE_OF_TIMEOUT
+
+
+async def warm_up() -> None:
+    """Hash once at start-up: measures the cost and prepares the unknown user's hash."""
+    await queue.run(partial(_dummy_hash))
+
+
 async def _off_the_loop(function: partial[T]) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_hashing, function)
+    return await queue.run(function)
 
 
 @cache
@@ -63,3 +127,11 @@ def _verify(stored_hash: str | None, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError, ValueError):
         return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    """True when a hash was made with other parameters than today's (cheap: parses only)."""
+    try:
+        return _hasher.check_needs_rehash(stored_hash)
+    except (InvalidHashError, ValueError):
+        return True

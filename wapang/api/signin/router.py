@@ -14,7 +14,10 @@ router = APIRouter(prefix="/auth/tokens", tags=["auth"], route_class=Authenticat
 
 @router.post("", response_model=TokenPair)
 async def sign_in(credentials: SignIn, session: ReadSession, request: Request) -> TokenPair:
-    return await service.sign_in(session, request.app.state.tokens, credentials)
+    state = request.app.state
+    return await service.sign_in(
+        session, state.database, state.sign_in_backoff, state.tokens, credentials
+    )
 
 
 @router.get("/refresh", response_model=TokenPair)
