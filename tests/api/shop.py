@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from dataclasses import dataclass
-import time
 from typing import Any
 
 import httpx

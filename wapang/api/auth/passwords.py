@@ -9,13 +9,17 @@ import math
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from functools import cache, partial
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends
 
+from wapang.api.audit import audit
 from wapang.api.auth.errors import TooManyRequests
 
 # OWASP's recommended argon2id cost: 19 MiB of memory, 2 iterations, 1 lane.
@@ -23,7 +27,9 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 HASHING_THREADS = 2
 HASHING_NICENESS = 10
-HASHING_SHARE_OF_TIMEOUT = 0.5
+# Hashes may wait a quarter of REQUEST_TIMEOUT: their cost is measured before a flood and
+# grows under it (threads of every worker share the cores), and the database work follows.
+HASHING_SHARE_OF_TIMEOUT = 0.25
 T = TypeVar("T")
 
 
@@ -42,12 +48,15 @@ _hashing = ThreadPoolExecutor(
 
 
 class HashingQueue:
-    """The hashes of one process, bounded by time (contract 14.2): a hash that could not start
-    within the budget is refused at once (ERR_025) rather than queued past REQUEST_TIMEOUT.
+    """The hashes of one process, bounded by time (contract 14.2): a request whose hash could
+    not be done within the budget is refused at once (ERR_025) rather than queued past
+    REQUEST_TIMEOUT.
 
-    The cost of a hash is measured on every run (wall time in its thread, so a busy machine
-    counts), and the wait of a newcomer estimated as the hashes ahead of it, divided among
-    the threads, times that cost. Counted on the event loop's thread only: no lock needed.
+    A request takes its turn (`turn()`, the `HashingTurn` dependency) before it waits for
+    anything else, a database connection included: requests waiting for a connection count
+    as hashes ahead. The cost of a hash is measured on every run (wall time in its thread, so
+    a busy machine counts); a newcomer's wait is the turns ahead of it, divided among the
+    threads, times that cost. Counted on the event loop's thread only: no lock needed.
     """
 
     # Until a hash is measured: about what OWASP's cost takes on one core.
@@ -65,16 +74,28 @@ class HashingQueue:
         """Seconds until one more hash would be done, counting those ahead of it."""
         return math.ceil((self.in_flight + 1) / self.threads) * self.cost_seconds
 
-    async def run(self, function: partial[T]) -> T:
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """A place in the queue for this request's hashes, or ERR_025 when it is too long."""
+        if _holds_turn.get():
+            yield
+            return
         if self.expected_wait() > self.budget_seconds:
-            raise TooManyRequests(retry_after=self.in_flight * self.cost_seconds / self.threads)
+            drained = self.in_flight * self.cost_seconds / self.threads
+            raise TooManyRequests(retry_after=min(drained, self.budget_seconds))
         self.in_flight += 1
+        token = _holds_turn.set(True)
         try:
+            yield
+        finally:
+            _holds_turn.reset(token)
+            self.in_flight -= 1
+
+    async def run(self, function: partial[T]) -> T:
+        with self.turn():
             return await asyncio.get_running_loop().run_in_executor(
                 _hashing, partial(self._timed, function)
             )
-        finally:
-            self.in_flight -= 1
 
     def _timed(self, function: partial[T]) -> T:
         started = time.perf_counter()
@@ -86,12 +107,32 @@ class HashingQueue:
             self.cost_seconds += self.SMOOTHING * (elapsed - self.cost_seconds)
 
 
+# Whether the running request already holds a turn (taken by the `HashingTurn` dependency).
+_holds_turn: ContextVar[bool] = ContextVar("holds_hashing_turn", default=False)
 queue = HashingQueue(HASHING_THREADS, budget_seconds=15)
 
 
 def bound_hashing(request_timeout: float) -> None:
-    """Hashes may wait half of REQUEST_TIMEOUT: the other half is the request's database work."""
+    """Hashes may wait a share of REQUEST_TIMEOUT: the rest is for the request's database work
+    and for hashes that turn out slower than measured."""
     queue.budget_seconds = request_timeout * HASHING_SHARE_OF_TIMEOUT
+
+
+async def _hashing_turn() -> AsyncIterator[None]:
+    try:
+        turn = queue.turn()
+        turn.__enter__()
+    except TooManyRequests:
+        audit("hashing.throttled", None)
+        raise
+    try:
+        yield
+    finally:
+        turn.__exit__(None, None, None)
+
+
+# First among an endpoint's dependencies: a refused request never waits for a connection.
+HashingTurn = Annotated[None, Depends(_hashing_turn, scope="function")]
 
 
 async def warm_up() -> None:

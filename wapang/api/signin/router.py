@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
+from wapang.api.auth.passwords import HashingTurn
 from wapang.api.auth.schemas import TokenPair
 from wapang.api.signin import service
 from wapang.api.signin.dependencies import RefreshClaims
@@ -13,7 +14,9 @@ router = APIRouter(prefix="/auth/tokens", tags=["auth"], route_class=Authenticat
 
 
 @router.post("", response_model=TokenPair)
-async def sign_in(credentials: SignIn, session: ReadSession, request: Request) -> TokenPair:
+async def sign_in(
+    credentials: SignIn, _: HashingTurn, session: ReadSession, request: Request
+) -> TokenPair:
     state = request.app.state
     return await service.sign_in(
         session, state.database, state.sign_in_backoff, state.tokens, credentials

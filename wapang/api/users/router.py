@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst, token_service
+from wapang.api.auth.passwords import HashingTurn
 from wapang.api.auth.schemas import TokenPair
 from wapang.api.users import service
 from wapang.api.users.dependencies import CurrentUser
@@ -14,7 +15,7 @@ router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedFir
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def sign_up(data: SignUp, session: WriteSession) -> User:
+async def sign_up(data: SignUp, _: HashingTurn, session: WriteSession) -> User:
     return await service.sign_up(session, data)
 
 
@@ -30,7 +31,11 @@ async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: WriteSes
 
 @router.put("/me/password", response_model=TokenPair)
 async def change_password(
-    data: PasswordChange, user: CurrentUser, session: WriteSession, request: Request
+    data: PasswordChange,
+    user: CurrentUser,
+    _: HashingTurn,
+    session: WriteSession,
+    request: Request,
 ) -> TokenPair:
     return await service.change_password(session, token_service(request), user, data)
 
