@@ -119,16 +119,13 @@ def bound_hashing(request_timeout: float) -> None:
 
 
 async def _hashing_turn() -> AsyncIterator[None]:
-    try:
-        turn = queue.turn()
-        turn.__enter__()
-    except TooManyRequests:
-        audit("hashing.throttled", None)
-        raise
-    try:
+    with contextlib.ExitStack() as held:
+        try:
+            held.enter_context(queue.turn())
+        except TooManyRequests:
+            audit("hashing.throttled", None)
+            raise
         yield
-    finally:
-        turn.__exit__(None, None, None)
 
 
 # First among an endpoint's dependencies: a refused request never waits for a connection.
