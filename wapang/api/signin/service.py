@@ -22,17 +22,15 @@ from wapang.db.sessions import Database
 
 
 async def sign_in(
-    session: AsyncSession,
-    database: Database,
-    backoff: SignInBackoff,
-    tokens: TokenService,
-    credentials: SignIn,
+    database: Database, backoff: SignInBackoff, tokens: TokenService, credentials: SignIn
 ) -> TokenPair:
-    """Contract 6.1 and 14.2. The failure count and a rehash are written in transactions of
-    their own: a failed sign-in answers an error, and its count must stay written."""
+    """Contract 6.1 and 14.2. No connection is held while the hash waits and runs: the reads
+    come first, the failure count or a rehash after, each written in a transaction of its own
+    (a failed sign-in answers an error, and its count must stay written)."""
     account = account_key(credentials.email)
-    failures = await backoff.failures(session, account)
-    user = await session.scalar(select(User).where(User.email == credentials.email))
+    async with database.request_session(reads_only=True) as session:
+        failures = await backoff.failures(session, account)
+        user = await session.scalar(select(User).where(User.email == credentials.email))
     user_id, stored_hash = (user.id, user.hashed_password) if user else (None, None)
     try:
         backoff.check(failures)
