@@ -21,6 +21,8 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_BYTES = 32
+MAX_PROD_ACCESS_MINUTES = 60
+MAX_PROD_SESSION_MINUTES = 90 * 24 * 60
 LOCAL_STATE_DIR = Path(".wapang")
 # A placeholder is a value made of nothing but these words (and digits and separators), like
 # `changeme`, `your-secret-here` or `xxxx-0001`. The whole value is compared, never a substring:
@@ -115,8 +117,48 @@ class Settings(BaseSettings):
     REFRESH_TOKEN_SECRET: SecretStr | None = Field(
         None, description="HS256 key, >= 32 bytes, differs from ACCESS_TOKEN_SECRET"
     )
-    SHORT_SESSION_LIFESPAN: int = Field(15, ge=1, description="access token lifetime, minutes")
-    LONG_SESSION_LIFESPAN: int = Field(1440, ge=1, description="refresh token lifetime, minutes")
+    ACCESS_TOKEN_SECRETS_PREVIOUS: SecretStr | None = Field(
+        None,
+        description="comma-separated earlier ACCESS_TOKEN_SECRET values still accepted while "
+        "their tokens run out (rotation without signing everyone out)",
+    )
+    REFRESH_TOKEN_SECRETS_PREVIOUS: SecretStr | None = Field(
+        None,
+        description="comma-separated earlier REFRESH_TOKEN_SECRET values still accepted while "
+        "their tokens run out",
+    )
+    TOKEN_ISSUER: str = Field(
+        "wapang", min_length=1, max_length=200, description="`iss` of the tokens, verified"
+    )
+    TOKEN_AUDIENCE: str = Field(
+        "wapang-api", min_length=1, max_length=200, description="`aud` of the tokens, verified"
+    )
+    SHORT_SESSION_LIFESPAN: int = Field(
+        15, ge=1, le=525_600, description="access token lifetime, minutes (prod: at most 60)"
+    )
+    LONG_SESSION_LIFESPAN: int = Field(
+        1440,
+        ge=1,
+        le=525_600,
+        description="refresh token lifetime, minutes (prod: at most SESSION_MAX_AGE)",
+    )
+    SESSION_MAX_AGE: int = Field(
+        43_200,
+        ge=1,
+        le=525_600,
+        description="minutes a session lasts at most from its sign-in, however often it is "
+        "refreshed (default 30 days; prod: at most 90 days)",
+    )
+    SIGN_IN_BACKOFF_SECONDS: int = Field(
+        30,
+        ge=1,
+        le=3600,
+        description="first back-off after 5 failed sign-ins for one e-mail, doubling after each "
+        "further failure",
+    )
+    SIGN_IN_BACKOFF_MAX_SECONDS: int = Field(
+        900, ge=1, le=86_400, description="longest sign-in back-off, seconds"
+    )
     DOCS_ENABLED: bool = Field(
         False, description="true: serve /docs, /redoc and /openapi.json when ENV=prod too"
     )
@@ -141,6 +183,8 @@ class Settings(BaseSettings):
         "DB_DATABASE",
         "ACCESS_TOKEN_SECRET",
         "REFRESH_TOKEN_SECRET",
+        "ACCESS_TOKEN_SECRETS_PREVIOUS",
+        "REFRESH_TOKEN_SECRETS_PREVIOUS",
         mode="before",
     )
     @classmethod
@@ -196,6 +240,30 @@ class Settings(BaseSettings):
             problems.append(
                 "ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET are equal: a refresh token would "
                 "then pass as an access token. Generate two different values."
+            )
+        for name in ("ACCESS_TOKEN_SECRETS_PREVIOUS", "REFRESH_TOKEN_SECRETS_PREVIOUS"):
+            for secret in _split_secrets(getattr(self, name)):
+                problems += _secret_problems(f"each value of {name}", SecretStr(secret))
+        problems += self._lifespan_problems()
+        return problems
+
+    def _lifespan_problems(self) -> list[str]:
+        """A stolen token is worth as much as it lives: production keeps lifetimes bounded."""
+        problems = []
+        if self.SHORT_SESSION_LIFESPAN > MAX_PROD_ACCESS_MINUTES:
+            problems.append(
+                f"SHORT_SESSION_LIFESPAN={self.SHORT_SESSION_LIFESPAN} is too long for prod: "
+                f"set at most {MAX_PROD_ACCESS_MINUTES} minutes (default 15)."
+            )
+        if self.SESSION_MAX_AGE > MAX_PROD_SESSION_MINUTES:
+            problems.append(
+                f"SESSION_MAX_AGE={self.SESSION_MAX_AGE} is too long for prod: set at most "
+                f"{MAX_PROD_SESSION_MINUTES} minutes (default 43200, 30 days)."
+            )
+        if self.LONG_SESSION_LIFESPAN > self.SESSION_MAX_AGE:
+            problems.append(
+                f"LONG_SESSION_LIFESPAN={self.LONG_SESSION_LIFESPAN} exceeds SESSION_MAX_AGE="
+                f"{self.SESSION_MAX_AGE}: set it to at most SESSION_MAX_AGE (default 1440)."
             )
         return problems
 
@@ -277,6 +345,14 @@ class Settings(BaseSettings):
         return self.REFRESH_TOKEN_SECRET.get_secret_value()
 
     @property
+    def previous_access_secrets(self) -> list[str]:
+        return _split_secrets(self.ACCESS_TOKEN_SECRETS_PREVIOUS)
+
+    @property
+    def previous_refresh_secrets(self) -> list[str]:
+        return _split_secrets(self.REFRESH_TOKEN_SECRETS_PREVIOUS)
+
+    @property
     def async_driver(self) -> str:
         if self.DB_DRIVER is None:
             return DEFAULT_DRIVER[self.DB_DIALECT]
@@ -297,6 +373,7 @@ class Settings(BaseSettings):
             "token secrets": secrets_state,
             "access token lifetime": f"{self.SHORT_SESSION_LIFESPAN} min",
             "refresh token lifetime": f"{self.LONG_SESSION_LIFESPAN} min",
+            "session max age": f"{self.SESSION_MAX_AGE} min",
         }
 
 
@@ -320,6 +397,12 @@ def write_development_secrets() -> None:
     descriptor = os.open(_DEV_SECRETS_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump(generated, handle)
+
+
+def _split_secrets(value: SecretStr | None) -> list[str]:
+    if value is None:
+        return []
+    return [part.strip() for part in value.get_secret_value().split(",") if part.strip()]
 
 
 def _secret_problems(name: str, value: SecretStr | None) -> list[str]:

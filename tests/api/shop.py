@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -252,11 +253,45 @@ async def register(http: httpx.AsyncClient, email: str | None = None) -> dict[st
     return user
 
 
-def forge_token(secret: str, algorithm: str = "HS256", **claims: Any) -> str:
-    """A JWT with exactly these claims, e.g. `forge_token(key, sub=id, exp=now + 60)`."""
+def forge_token(
+    secret: str, algorithm: str = "HS256", *, kid: str | None = None, **claims: Any
+) -> str:
+    """A JWT with these claims plus the ones this deployment requires besides `sub` and `exp`
+    (a claim passed as None is left out), named by `secret`'s key id unless `kid` is given
+    (`kid=""`: none):
+    `forge_token(key, sub=id, exp=now + 60)` is accepted when `key` is the deployment's."""
+    import uuid
+
     import jwt
 
-    return jwt.encode(claims, secret, algorithm=algorithm)
+    from tests.databases import TEST_SECRETS
+    from wapang.api.auth.tokens import key_id
+
+    kind = "refresh" if secret == TEST_SECRETS["REFRESH_TOKEN_SECRET"] else "access"
+    now = int(time.time())
+    required = {
+        "iat": now,
+        "jti": uuid.uuid4().hex,
+        "typ": kind,
+        "iss": "wapang",
+        "aud": "wapang-api",
+        "ver": 0,
+        "sid": uuid.uuid4().hex,
+        "auth_time": now,
+    }
+    payload = {name: value for name, value in (required | claims).items() if value is not None}
+    headers = None if kid == "" else {"kid": kid or key_id(secret)}
+    return jwt.encode(payload, secret, algorithm=algorithm, headers=headers)
+
+
+def token_claims(token: str, secret: str) -> dict[str, Any]:
+    """A token's verified claims (signature and expiry; the audience is the server's concern)."""
+    import jwt
+
+    claims: dict[str, Any] = jwt.decode(
+        token, secret, algorithms=["HS256"], options={"verify_aud": False}
+    )
+    return claims
 
 
 def unsigned_token(**claims: Any) -> str:

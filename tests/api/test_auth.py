@@ -28,9 +28,11 @@ from tests.api.shop import (
     forge_token,
     register,
     sign_up,
+    token_claims,
     unsigned_token,
 )
 from tests.examples import TEST_SECRETS
+from wapang.api.auth.tokens import key_id
 from wapang.api.signin.models import BlockedToken
 from wapang.api.users.models import User
 
@@ -204,7 +206,7 @@ async def test_tokens_are_hs256_with_sub_and_utc_exp(client: httpx.AsyncClient) 
         (pair["refresh_token"], REFRESH_SECRET, settings.LONG_SESSION_LIFESPAN),
     ]:
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
-        claims = jwt.decode(token, secret, algorithms=["HS256"])
+        claims = token_claims(token, secret)
         assert claims["sub"] == user["id"]
         assert isinstance(claims["exp"], int)
         assert abs(claims["exp"] - (time.time() + minutes * 60)) <= 5
@@ -227,9 +229,9 @@ async def test_expiries_are_utc_whatever_the_host_time_zone(client: httpx.AsyncC
 
     rotated = (await call(client, REFRESH, shopper.refresh_token)).json()
 
-    exp = jwt.decode(rotated["refresh_token"], REFRESH_SECRET, algorithms=["HS256"])["exp"]
+    exp = token_claims(rotated["refresh_token"], REFRESH_SECRET)["exp"]
     assert abs(exp - (time.time() + lifespan)) <= 5
-    old_exp = jwt.decode(shopper.refresh_token, REFRESH_SECRET, algorithms=["HS256"])["exp"]
+    old_exp = token_claims(shopper.refresh_token, REFRESH_SECRET)["exp"]
     [(blocked_until,)] = await fetch(client, select(BlockedToken.expires_at))
     assert abs(blocked_until.timestamp() - old_exp) <= 1
     assert_error(await call(client, REFRESH, shopper.refresh_token), *ERR_007)
@@ -240,9 +242,9 @@ async def test_each_kind_is_signed_with_its_own_secret(client: httpx.AsyncClient
     pair = (await sign_in(client, user["email"])).json()
 
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(pair["access_token"], REFRESH_SECRET, algorithms=["HS256"])
+        token_claims(pair["access_token"], REFRESH_SECRET)
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(pair["refresh_token"], ACCESS_SECRET, algorithms=["HS256"])
+        token_claims(pair["refresh_token"], ACCESS_SECRET)
 
 
 async def test_tokens_issued_in_the_same_second_differ(client: httpx.AsyncClient) -> None:
@@ -455,6 +457,17 @@ def _forgeries(user_id: str, secret: str) -> dict[str, str]:
         "alg-none-with-signature": unsigned_token(**valid)
         + forge_token(secret, **valid).rsplit(".", 1)[1],
         "other-key": forge_token("another-key-" + "z" * 40, **valid),
+        "other-key-named-as-ours": forge_token(
+            "another-key-" + "z" * 40, kid=key_id(secret), **valid
+        ),
+        "no-kid": forge_token(secret, kid="", **valid),
+        "no-typ": forge_token(secret, typ=None, **valid),
+        "other-issuer": forge_token(secret, iss="another-deployment", **valid),
+        "other-audience": forge_token(secret, aud="another-api", **valid),
+        "no-audience": forge_token(secret, aud=None, **valid),
+        "no-version": forge_token(secret, ver=None, **valid),
+        "earlier-version": forge_token(secret, ver=-1, **valid),
+        "no-session": forge_token(secret, sid=None, **valid),
         "hs384": forge_token(secret, "HS384", **valid),
         "hs512": forge_token(secret, "HS512", **valid),
         "expired": forge_token(secret, sub=user_id, exp=now - 30),
@@ -496,10 +509,11 @@ async def test_unacceptable_token_is_err_007(
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-async def test_minimal_hs256_token_with_sub_and_exp_is_accepted(
+async def test_hs256_token_with_the_deployments_claims_is_accepted(
     client: httpx.AsyncClient, kind: str
 ) -> None:
-    """The positive control for the forgeries above: only `sub` and `exp`, correctly signed."""
+    """The positive control for the forgeries above: `sub` and `exp` and the claims this
+    deployment requires (section 14: `kid`, `typ`, `iss`, `aud`, `ver`, `sid`), correctly signed."""
     endpoint, secret = KINDS[kind]
     user = await register(client)
     token = forge_token(secret, sub=user["id"], exp=int(time.time()) + 600)

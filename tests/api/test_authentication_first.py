@@ -31,7 +31,9 @@ PROTECTED = _protected_endpoints()
 
 
 def test_the_protected_endpoints_are_found() -> None:
-    assert len(PROTECTED) == 21
+    assert len(PROTECTED) == 23  # the contract's 21 and 14.6's password change and sign-out-all
+    assert ("PUT", "/api/users/me/password") in PROTECTED
+    assert ("DELETE", "/api/users/me/sessions") in PROTECTED
     assert ("POST", "/api/carts/checkout") in PROTECTED
     assert ("DELETE", "/api/auth/tokens") in PROTECTED
     assert ("GET", "/api/items") not in PROTECTED

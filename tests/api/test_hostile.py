@@ -31,6 +31,7 @@ from tests.api.shop import (
     ERR_024,
     Shopper,
     assert_error,
+    forge_token,
     my_orders,
     open_shop,
     set_cart_line,
@@ -284,7 +285,6 @@ async def test_store_names_are_duplicates_only_when_they_read_the_same(
 async def test_a_signed_token_with_an_absurd_expiry_is_invalid(
     http: httpx.AsyncClient, exp: object
 ) -> None:
-    import jwt
 
     (user,) = await sign_up_many(http, 1)
     for kind, path, method in [
@@ -293,7 +293,7 @@ async def test_a_signed_token_with_an_absurd_expiry_is_invalid(
         ("REFRESH_TOKEN_SECRET", "/api/auth/tokens", "DELETE"),
     ]:
         typ = "access" if kind.startswith("ACCESS") else "refresh"
-        token = jwt.encode({"sub": user.id, "exp": exp, "typ": typ, "jti": "x"}, TEST_SECRETS[kind])
+        token = forge_token(TEST_SECRETS[kind], sub=user.id, exp=exp, typ=typ, jti="x")
         response = await http.request(method, path, headers={"Authorization": f"Bearer {token}"})
         assert_error(response, *ERR_007)
 

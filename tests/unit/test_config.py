@@ -10,6 +10,8 @@ from tests.examples import PRODUCTION_APP
 from wapang.config import ConfigError, Settings, write_development_secrets
 
 PRODUCTION = PRODUCTION_APP
+STRONG_ACCESS = PRODUCTION["ACCESS_TOKEN_SECRET"]
+STRONG_REFRESH = PRODUCTION["REFRESH_TOKEN_SECRET"]
 
 
 @pytest.fixture(autouse=True)
@@ -185,3 +187,31 @@ def test_generated_secrets_are_never_taken_for_placeholders() -> None:
         assert not is_placeholder(lookalike)
     for placeholder in ("changeme", "CHANGE_ME_0001", "xxxxxxxx", "your-secret-here", "TODO"):
         assert is_placeholder(placeholder)
+
+
+def test_production_caps_token_lifetimes_and_names_each_at_once() -> None:
+    problems = problems_of(
+        **PRODUCTION,
+        SHORT_SESSION_LIFESPAN=61,
+        LONG_SESSION_LIFESPAN=50_000,
+        SESSION_MAX_AGE=200_000,
+    )
+    text = "\n".join(problems)
+    assert "SHORT_SESSION_LIFESPAN=61 is too long for prod" in text
+    assert "SESSION_MAX_AGE=200000 is too long for prod" in text
+    assert "LONG_SESSION_LIFESPAN=50000 exceeds SESSION_MAX_AGE" not in text  # 50000 < 200000
+    problems = problems_of(**PRODUCTION, LONG_SESSION_LIFESPAN=50_000)
+    assert any("LONG_SESSION_LIFESPAN=50000 exceeds SESSION_MAX_AGE=43200" in p for p in problems)
+    # Outside prod the same values load (tests use short and long ones).
+    assert load(SHORT_SESSION_LIFESPAN=61, LONG_SESSION_LIFESPAN=50_000).SESSION_MAX_AGE == 43_200
+
+
+def test_previous_token_secrets_are_checked_like_the_current_ones() -> None:
+    problems = problems_of(**PRODUCTION, ACCESS_TOKEN_SECRETS_PREVIOUS=f"{STRONG_REFRESH},short")
+    assert problems == [
+        "each value of ACCESS_TOKEN_SECRETS_PREVIOUS is too weak (5 bytes, HS256 needs >= 32): "
+        'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))".'
+    ]
+    settings = load(**PRODUCTION, REFRESH_TOKEN_SECRETS_PREVIOUS=f"{STRONG_ACCESS}, ")
+    assert settings.previous_refresh_secrets == [STRONG_ACCESS]
+    assert STRONG_ACCESS not in str(settings.summary())

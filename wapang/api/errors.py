@@ -36,6 +36,10 @@ class ApiError(Exception):
     def body(cls) -> dict[str, str]:
         return {"error_code": cls.error_code, "error_msg": cls.error_msg}
 
+    def headers(self) -> dict[str, str] | None:
+        """Headers the answer carries besides the body (e.g. ERR_025's `Retry-After`)."""
+        return None
+
 
 ErrorT = TypeVar("ErrorT", bound=type[ApiError])
 _CONFLICTS: dict[str, type[ApiError]] = {}
@@ -107,7 +111,7 @@ HTTP_STATUS_ERRORS: dict[int, type[ApiError]] = {
 def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, error: ApiError) -> JSONResponse:
-        return error_response(error)
+        return error_response(error, headers=error.headers())
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from wapang.api import health
+from wapang.api.auth import passwords
 from wapang.api.auth.tokens import TokenService
 from wapang.api.carts.router import router as carts_router
 from wapang.api.errors import register_error_handlers
@@ -22,6 +23,7 @@ from wapang.api.middleware import (
 from wapang.api.orders.router import router as orders_router
 from wapang.api.reviews.router import router as reviews_router
 from wapang.api.signin.router import router as signin_router
+from wapang.api.signin.throttle import SignInBackoff
 from wapang.api.stores.router import router as stores_router
 from wapang.api.users.router import router as users_router
 from wapang.config import ConfigError, Settings
@@ -51,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.tokens = TokenService(active)
         if not active.serves_documentation:
             _remove_documentation(app)
+        app.state.sign_in_backoff = SignInBackoff.of(active)
+        passwords.bound_hashing(active.REQUEST_TIMEOUT)
+        await passwords.warm_up()
         _announce(active)
         try:
             yield

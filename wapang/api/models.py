@@ -4,7 +4,7 @@ from wapang.api.carts.models import CartLine
 from wapang.api.items.models import Item
 from wapang.api.orders.models import Order, OrderLine
 from wapang.api.reviews.models import Review
-from wapang.api.signin.models import BlockedToken
+from wapang.api.signin.models import BlockedToken, RevokedSession, SignInFailures
 from wapang.api.stores.models import Store
 from wapang.api.users.models import User
 from wapang.db.base import Base
@@ -17,6 +17,8 @@ __all__ = [
     "Order",
     "OrderLine",
     "Review",
+    "RevokedSession",
+    "SignInFailures",
     "Store",
     "User",
 ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from functools import partial
 from typing import Literal
 
 import pytest
 from argon2 import PasswordHasher
 
 from wapang.api.auth import passwords
+from wapang.api.auth.errors import TooManyRequests
 
 
 async def test_hashing_and_verifying_run_off_the_event_loop_thread(
@@ -46,3 +49,24 @@ async def test_unverifiable_stored_hash_is_a_failed_check_not_an_error(stored: s
 
 async def test_unknown_user_fails_after_the_same_work() -> None:
     assert await passwords.verify_password(None, "wapang-timing-equaliser") is False
+
+
+async def test_a_full_queue_refuses_at_once_with_retry_after() -> None:
+    queue = passwords.HashingQueue(threads=2, budget_seconds=0.2)
+    queue.cost_seconds = 0.1  # two rounds of two fit in the budget
+
+    results = await asyncio.gather(
+        *(queue.run(partial(passwords._hasher.hash, "pw")) for _ in range(10)),
+        return_exceptions=True,
+    )
+
+    refused = [r for r in results if isinstance(r, TooManyRequests)]
+    assert len(refused) == 6
+    assert all(error.headers() == {"Retry-After": "1"} for error in refused)
+    assert queue.in_flight == 0
+
+
+def test_a_hash_of_other_parameters_needs_a_rehash() -> None:
+    cheaper = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw")
+    assert passwords.needs_rehash(cheaper)
+    assert not passwords.needs_rehash(passwords._hasher.hash("pw"))

@@ -8,6 +8,7 @@ from sqlalchemy import case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from wapang.api.audit import audit
 from wapang.api.errors import InvalidFieldFormat
 from wapang.api.items.errors import ItemNotFound
 from wapang.api.items.models import Item
@@ -181,6 +182,7 @@ async def change_status(
         raise InvalidOrderStatus()
     if new_status is OrderStatus.CANCELED:
         await _restock(session, order.lines)
+    audit("order.status_changed", buyer.id, order_id=order.id, status=new_status.value)
     return order_out(order, status=new_status.value)
 
 

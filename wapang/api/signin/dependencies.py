@@ -1,26 +1,33 @@
-"""The refresh token of a sign-out or a rotation: valid, for an existing user, not blocked."""
+"""The refresh token of a sign-out or a rotation: valid, for an existing user, issued after the
+user's last password change or sign-out everywhere, not blocked, of a sign-in not revoked."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
 from wapang.api.auth.tokens import TokenClaims, TokenKind
-from wapang.api.signin.models import BlockedToken
-from wapang.api.users.dependencies import user_named
+from wapang.api.signin.service import refresh_token_state, revoke_session
+from wapang.api.users.dependencies import token_holder
+from wapang.db.sessions import Database
 
 
 class RefreshToken(Authentication[TokenClaims]):
     async def identify(self, request: Request, session: AsyncSession, token: str) -> TokenClaims:
-        claims = token_service(request).decode(token, TokenKind.REFRESH)
-        await user_named(session, claims.subject)
-        blocked = select(BlockedToken.jti).where(BlockedToken.jti == claims.token_id)
-        if await session.scalar(blocked) is not None:
+        tokens = token_service(request)
+        claims = tokens.decode(token, TokenKind.REFRESH)
+        await token_holder(session, claims)
+        blocked, revoked = await refresh_token_state(session, claims)
+        if revoked:
+            raise InvalidToken()
+        if blocked:
+            # Presented again after its rotation (or sign-out): the whole sign-in ends.
+            database: Database = request.app.state.database
+            await revoke_session(database, tokens, claims)
             raise InvalidToken()
         return claims
 

@@ -3,18 +3,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
+from wapang.api.auth.passwords import HashingTurn
 from wapang.api.auth.schemas import TokenPair
 from wapang.api.signin import service
 from wapang.api.signin.dependencies import RefreshClaims
 from wapang.api.signin.schemas import SignIn
-from wapang.db.sessions import ReadSession, WriteSession
+from wapang.db.sessions import WriteSession
 
 router = APIRouter(prefix="/auth/tokens", tags=["auth"], route_class=AuthenticatedFirst)
 
 
 @router.post("", response_model=TokenPair)
-async def sign_in(credentials: SignIn, session: ReadSession, request: Request) -> TokenPair:
-    return await service.sign_in(session, request.app.state.tokens, credentials)
+async def sign_in(credentials: SignIn, _: HashingTurn, request: Request) -> TokenPair:
+    state = request.app.state
+    return await service.sign_in(state.database, state.sign_in_backoff, state.tokens, credentials)
 
 
 @router.get("/refresh", response_model=TokenPair)

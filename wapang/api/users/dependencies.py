@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
-from wapang.api.auth.tokens import TokenKind
+from wapang.api.auth.tokens import TokenClaims, TokenKind
 from wapang.api.users.models import User
 from wapang.db.base import is_canonical_id
 
@@ -33,10 +33,19 @@ async def user_named(session: AsyncSession, user_id: str) -> User:
 _USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 
 
+async def token_holder(session: AsyncSession, claims: TokenClaims) -> User:
+    """The user a token names, if it was issued after their last password change or sign-out
+    everywhere: the version is read with the row, no second query."""
+    user = await user_named(session, claims.subject)
+    if user.token_version != claims.version:
+        raise InvalidToken()
+    return user
+
+
 class SignedInUser(Authentication[User]):
     async def identify(self, request: Request, session: AsyncSession, token: str) -> User:
         claims = token_service(request).decode(token, TokenKind.ACCESS)
-        return await user_named(session, claims.subject)
+        return await token_holder(session, claims)
 
 
 class SignedInUserOrAnonymous(Authentication[User | None]):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wapang.db.base import (
@@ -26,3 +26,7 @@ class User(Base):
     address: Mapped[str | None] = mapped_column(String(100))
     phone_number: Mapped[str | None] = mapped_column(String(13))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
+    # Every token carries the version it was issued under; a password change or a sign-out
+    # everywhere bumps it, so all earlier tokens stop matching. Read with the row every
+    # authenticated request loads anyway: no extra query, no clock to compare.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

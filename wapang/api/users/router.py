@@ -1,19 +1,21 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, Response, status
 
-from wapang.api.auth.dependencies import AuthenticatedFirst
+from wapang.api.auth.dependencies import AuthenticatedFirst, token_service
+from wapang.api.auth.passwords import HashingTurn
+from wapang.api.auth.schemas import TokenPair
 from wapang.api.users import service
 from wapang.api.users.dependencies import CurrentUser
 from wapang.api.users.models import User
-from wapang.api.users.schemas import ProfileUpdate, SignUp, UserOut
+from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp, UserOut
 from wapang.db.sessions import WriteSession
 
 router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedFirst)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def sign_up(data: SignUp, session: WriteSession) -> User:
+async def sign_up(data: SignUp, _: HashingTurn, session: WriteSession) -> User:
     return await service.sign_up(session, data)
 
 
@@ -25,3 +27,20 @@ async def my_profile(user: CurrentUser) -> User:
 @router.patch("/me", response_model=UserOut)
 async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: WriteSession) -> User:
     return await service.update_profile(session, user, data)
+
+
+@router.put("/me/password", response_model=TokenPair)
+async def change_password(
+    data: PasswordChange,
+    user: CurrentUser,
+    _: HashingTurn,
+    session: WriteSession,
+    request: Request,
+) -> TokenPair:
+    return await service.change_password(session, token_service(request), user, data)
+
+
+@router.delete("/me/sessions", status_code=status.HTTP_204_NO_CONTENT)
+async def sign_out_everywhere(user: CurrentUser, session: WriteSession) -> Response:
+    await service.sign_out_everywhere(session, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

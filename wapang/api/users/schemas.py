@@ -1,13 +1,22 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from wapang.api.schemas import Email, Nickname, PatchModel, PhoneNumber, RequestModel
 
+Password = Annotated[str, Field(min_length=8, max_length=20)]
+
 
 class SignUp(RequestModel):
     email: Email
-    password: str = Field(min_length=8, max_length=20)
+    password: Password
+
+
+class PasswordChange(RequestModel):
+    current_password: str
+    new_password: Password
 
 
 class ProfileUpdate(PatchModel):

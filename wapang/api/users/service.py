@@ -1,12 +1,16 @@
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.api.auth.passwords import hash_password
+from wapang.api.audit import audit
+from wapang.api.auth.errors import InvalidCredentials
+from wapang.api.auth.passwords import hash_password, verify_password
+from wapang.api.auth.schemas import TokenPair
+from wapang.api.auth.tokens import TokenService
 from wapang.api.users.errors import EmailAlreadyExists
 from wapang.api.users.models import User
-from wapang.api.users.schemas import ProfileUpdate, SignUp
+from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp
 
 
 async def _email_taken(session: AsyncSession, email: str, except_user: str | None = None) -> bool:
@@ -34,7 +38,38 @@ async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate)
     for field, value in changes.items():
         setattr(user, field, value)
     await session.flush()
+    if "email" in changes:
+        audit("email.changed", user.id)
     return user
+
+
+async def change_password(
+    session: AsyncSession, tokens: TokenService, user: User, data: PasswordChange
+) -> TokenPair:
+    """Contract 14.6: every earlier token ends; the caller goes on with the pair returned."""
+    if not await verify_password(user.hashed_password, data.current_password):
+        raise InvalidCredentials()
+    new_hash = await hash_password(data.new_password)
+    version = await _end_earlier_tokens(session, user.id, hashed_password=new_hash)
+    audit("password.changed", user.id)
+    return tokens.issue_pair(user.id, version)
+
+
+async def sign_out_everywhere(session: AsyncSession, user: User) -> None:
+    await _end_earlier_tokens(session, user.id)
+    audit("sessions.revoked", user.id)
+
+
+async def _end_earlier_tokens(session: AsyncSession, user_id: str, **changes: str) -> int:
+    """Bump the user's token version (in the database: concurrent bumps all count) and
+    return the new one, read in the same transaction."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(token_version=User.token_version + 1, **changes)
+        .execution_options(synchronize_session=False)
+    )
+    return int(await session.scalar(select(User.token_version).where(User.id == user_id)) or 0)
 
 
 async def delete_unused_account(session: AsyncSession, email: str) -> bool:
