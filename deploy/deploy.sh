@@ -239,6 +239,12 @@ verify() { # the public name through DNS, as a client sees it; retried while the
     done
 }
 
+start_backups() { # selfhost: the backup service at this release (it backs up when one is due)
+    case ",$(state compose-profiles)," in *,selfhost,*) ;; *) return 0 ;; esac
+    compose "$1" up -d --no-deps backup >&2 ||
+        log "WARNING: the backup service did not start (docker compose logs backup)"
+}
+
 # ---- rollback ----------------------------------------------------------------------------------
 
 rollback() {
@@ -283,6 +289,7 @@ deploy() {
     migrate "$TAG"
     roll_app "$TAG"
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
+    start_backups "$TAG"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"
     trap - EXIT INT TERM HUP

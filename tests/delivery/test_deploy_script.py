@@ -236,3 +236,21 @@ def test_manual_rollback_returns_to_the_previous_release(host: Host) -> None:
     assert result.returncode == 0, result.stderr
     assert host.running() == ["sha1"]
     assert host.current_tag() == "sha1"
+
+
+def test_a_selfhost_deploy_starts_the_backup_service_at_the_new_release(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    assert host.running("backup") == ["sha1"]
+    deployed(host, "sha2")
+    assert host.running("backup") == ["sha2"]
+    calls = host.calls().splitlines()
+    assert _index(calls, "run --rm --no-deps -T app wapang verify") < _index(
+        calls, "up -d --no-deps backup"
+    )
+
+
+def test_an_rds_deploy_runs_no_backup_service(host: Host) -> None:
+    deployed(host, "sha1")
+    assert host.running("backup") == []
