@@ -629,8 +629,16 @@ def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
     host: Host,
 ) -> None:
     tag = _serving_tag(host)
-    backups = host.compose(tag, "exec", "-T", "backup", "ls", "/var/lib/wapang/backups")
-    assert ".json" in backups.stdout, "the backup service backs up at once on an empty volume"
+    deadline = time.monotonic() + 120
+    while (
+        ".json"
+        not in host.compose(
+            tag, "exec", "-T", "backup", "ls", "/var/lib/wapang/backups", check=False
+        ).stdout
+    ):  # the service backs up at once on an empty volume
+        logs = host.compose(tag, "logs", "backup", check=False)
+        assert time.monotonic() < deadline, f"no scheduled backup: {logs.stdout}{logs.stderr}"
+        time.sleep(2)
     buyer, before = _place_orders(host, 20)
     taken = host.compose(tag, "run", "--rm", "-T", "backup", "wapang", "db", "backup")
     backup_file = re.search(r"backup (\S+\.sql\.gz) ", taken.stdout)
@@ -648,4 +656,5 @@ def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
     assert "restored" in restored.stdout, restored.stdout + restored.stderr
     assert _orders_found(host, buyer, before) == before, "every order answered 201 is back"
     assert _orders_found(host, later_buyer, after) == []
-    assert host.verify_from_host().returncode == 0
+    verified = host.verify_from_host()
+    assert verified.returncode == 0, verified.stdout
