@@ -5,7 +5,7 @@ statement and its parameters recorded as the driver received them.
 
 REQUESTS_JSON is `{scenario: [[method, path, token, body], ...]}`; OUT_JSON gets, per scenario,
 `[{"path", "token", "status", "json", "statements": [[sql, params], ...]}, ...]`. The app is
-`wapang.main:app` with its lifespan, served through httpx's ASGI transport: the same code,
+`wapang.api.main:app` with its lifespan, served through httpx's ASGI transport: the same code,
 settings and database as the servers under load, only without a socket.
 """
 
@@ -36,7 +36,7 @@ def _record(
 
 
 async def capture(requests: dict[str, list[list[str]]]) -> dict[str, list[dict[str, Any]]]:
-    from wapang.main import app
+    from wapang.api.main import app
 
     event.listen(Engine, "before_cursor_execute", _record)
     captured: dict[str, list[dict[str, Any]]] = {}

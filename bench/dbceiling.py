@@ -13,7 +13,7 @@ Served like the app (`SERVER_OPTIONS` of bench/ceiling.py, 2 workers):
 `{scenario: {"plan": [...], "shape": {...}}}` and the app's DB_* variables.
 
 The pool is asyncmy's, with a FIFO semaphore of the pool's size in front of it, as the app has
-(wapang/database.py): asyncmy hands a free connection to whichever task asks first once the
+(wapang/db/): asyncmy hands a free connection to whichever task asks first once the
 pool's lock is free, so a waiter can lose its turn to newcomers again and again, which is where
 a raw pool's long tail comes from. BENCH_DBCEILING_FAIR=0 leaves the semaphore out, to see it.
 """

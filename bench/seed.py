@@ -18,8 +18,8 @@ import pymysql
 from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import URL, Connection
 
-from wapang.auth.passwords import hash_password
-from wapang.models import Base
+from wapang.api.auth.passwords import hash_password
+from wapang.api.models import Base
 
 DATABASE = "wapang_bench"
 DB_USER = "wapang_bench"

@@ -112,7 +112,7 @@ def start_app_granian(env: dict[str, str], workers: int, log: Path) -> Server:
         "1",
         "--no-ws",
         "--access-log",
-        "wapang.main:app",
+        "wapang.api.main:app",
     ]
     return start("app-granian", command, env, port, log)
 

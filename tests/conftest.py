@@ -11,10 +11,10 @@ from sqlalchemy import delete
 
 from tests.databases import mariadb_available, mariadb_database, mariadb_settings, sqlite_settings
 from tests.requirements import require
+from wapang.api.main import create_app
+from wapang.api.models import Base
 from wapang.config import Settings
-from wapang.main import create_app
-from wapang.migrate import upgrade
-from wapang.models import Base
+from wapang.db.migrate import upgrade
 
 BACKENDS = ["sqlite", "mariadb"]
 

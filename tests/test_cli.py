@@ -71,7 +71,7 @@ def test_check_config_with_a_missing_env_file_fails(tmp_path: Path) -> None:
 def test_uvicorn_refuses_to_start_a_misconfigured_production_app(tmp_path: Path) -> None:
     env = clean_env(ENV="prod", DB_DIALECT="mysql")
     result = subprocess.run(
-        [sys.executable, "-m", "uvicorn", "wapang.main:app", "--port", str(free_port())],
+        [sys.executable, "-m", "uvicorn", "wapang.api.main:app", "--port", str(free_port())],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -54,7 +54,7 @@ def db_upgrade(
     env_file: EnvFile = None,
 ) -> None:
     """Apply the database migrations to the configured database."""
-    from wapang.migrate import upgrade
+    from wapang.db.migrate import upgrade
 
     settings = load_settings_or_exit(env_file)
     upgrade(settings, revision)
@@ -115,7 +115,7 @@ def serve(
     """Run the API with uvicorn. On the SQLite default the schema is migrated first."""
     import uvicorn
 
-    from wapang.migrate import upgrade
+    from wapang.db.migrate import upgrade
 
     settings = load_settings_or_exit(env_file)
     if settings.missing_secrets:  # a local run: production refuses to load without them
@@ -131,7 +131,7 @@ def serve(
         )
     logging.basicConfig(level=logging.INFO)
     uvicorn.run(
-        "wapang.main:app",
+        "wapang.api.main:app",
         host=host,
         port=port,
         workers=workers,

@@ -31,8 +31,8 @@ from tests.api.shop import (
     unsigned_token,
 )
 from tests.databases import TEST_SECRETS
-from wapang.sessions.models import BlockedToken
-from wapang.users.models import User
+from wapang.api.signin.models import BlockedToken
+from wapang.api.users.models import User
 
 ACCESS_SECRET = TEST_SECRETS["ACCESS_TOKEN_SECRET"]
 REFRESH_SECRET = TEST_SECRETS["REFRESH_TOKEN_SECRET"]

@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from tests.api.shop import AUTH_FAILURES, assert_error, request_with_broken_auth
-from wapang.main import API_ROUTERS
-from wapang.users.dependencies import SignedInUserOrAnonymous
+from wapang.api.main import API_ROUTERS
+from wapang.api.users.dependencies import SignedInUserOrAnonymous
 
 
 def _protected_endpoints() -> list[tuple[str, str]]:

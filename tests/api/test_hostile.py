@@ -12,13 +12,13 @@ import asyncio
 import socket
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.api.conftest import server_env
 from tests.api.shop import (
     ERR_004,
     ERR_007,
@@ -40,8 +40,6 @@ from tests.api.shop import (
 )
 from tests.api.test_outage import TcpProxy
 from tests.databases import (
-    MARIADB_PASSWORD,
-    MARIADB_USER,
     TEST_SECRETS,
     mariadb_available,
     mariadb_database,
@@ -49,51 +47,7 @@ from tests.databases import (
 )
 from tests.requirements import require
 from tests.servers import LOOPBACK, Server, wapang_server
-from wapang.migrate import upgrade
-
-
-def _server_env(backend: str, directory: Path, database: str, **overrides: Any) -> dict[str, Any]:
-    env: dict[str, Any] = {"ENV": "test", **TEST_SECRETS}
-    if backend == "sqlite":
-        env |= {"DB_DIALECT": "sqlite", "DB_DATABASE": str(directory / "hostile.db")}
-    else:
-        env |= {
-            "DB_DIALECT": "mysql",
-            "DB_HOST": "127.0.0.1",
-            "DB_PORT": 3306,
-            "DB_USER": MARIADB_USER,
-            "DB_PASSWORD": MARIADB_PASSWORD,
-            "DB_DATABASE": database,
-        }
-    return env | overrides
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
-)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    backend: str = request.param
-    directory = tmp_path_factory.mktemp(f"hostile-{backend}")
-    if backend == "sqlite":
-        with wapang_server(directory, "--workers", "2", **_server_env(backend, directory, "")) as s:
-            yield s
-        return
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
-    with mariadb_database() as name:
-        upgrade(mariadb_settings(name))
-        env = _server_env(backend, directory, name)
-        with wapang_server(directory, "--workers", "2", **env) as running:
-            yield running
-
-
-@pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
-    # Enough connections that every concurrent request of a test is in flight at once.
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as client:
-        yield client
+from wapang.db.migrate import upgrade
 
 
 def _statuses(responses: list[httpx.Response]) -> Counter[int]:
@@ -374,6 +328,8 @@ async def test_a_declared_huge_body_is_413_at_once(server: Server) -> None:
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
     assert answer.endswith(b'{"error_code":"ERR_413","error_msg":"PAYLOAD TOO LARGE"}')
     assert time.monotonic() - started < 3
+    assert b"\r\nx-content-type-options: nosniff\r\n" in answer.lower()  # contract 14.7
+    assert b"\r\nx-request-id: " in answer.lower()
 
 
 async def test_a_chunked_body_over_the_limit_is_413(server: Server) -> None:
@@ -417,7 +373,7 @@ async def test_no_503_once_the_database_is_back(tmp_path: Path) -> None:
     await proxy.start()
     with mariadb_database() as name:
         await asyncio.to_thread(upgrade, mariadb_settings(name))
-        env = _server_env("mariadb", tmp_path, name, DB_HOST=LOOPBACK, DB_PORT=proxy.port)
+        env = server_env("mariadb", tmp_path, name, DB_HOST=LOOPBACK, DB_PORT=proxy.port)
         with wapang_server(tmp_path, "--workers", "2", **env) as running:
             async with httpx.AsyncClient(base_url=running.base_url, timeout=15) as client:
                 shopper = await sign_up(client)

@@ -23,8 +23,8 @@ from tests.databases import (
     mariadb_settings,
 )
 from tests.requirements import require
-from wapang.main import create_app
-from wapang.migrate import upgrade
+from wapang.api.main import create_app
+from wapang.db.migrate import upgrade
 
 pytestmark = pytest.mark.mariadb
 

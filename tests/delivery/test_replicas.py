@@ -31,7 +31,7 @@ from tests.databases import (
 )
 from tests.requirements import require
 from tests.servers import LOOPBACK
-from wapang.migrate import upgrade
+from wapang.db.migrate import upgrade
 
 from .conftest import SITE, App, EdgeStarter, start_app
 from .pki import issue, make_authority

@@ -14,9 +14,9 @@ from tests.databases import TEST_SECRETS
 from tests.servers import LOOPBACK
 from wapang.cli import app as cli
 from wapang.config import Settings
+from wapang.db.migrate import upgrade
 from wapang.delivery.verify import Policy, Report, Target, run_checks
 from wapang.edge.manager import Manager
-from wapang.migrate import upgrade
 
 from .conftest import SITE, App, EdgeStarter, LocalEdge
 from .pki import Authority, issue, make_authority

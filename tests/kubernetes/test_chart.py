@@ -213,7 +213,7 @@ def test_pods_run_the_cd_image_as_its_user_read_only(rendered: list[dict[str, An
 
 
 def test_probes_use_the_apps_health_endpoints(rendered: list[dict[str, Any]]) -> None:
-    from wapang import health
+    from wapang.api import health
 
     paths = {getattr(route, "path", None) for route in health.router.routes}
     container = one(rendered, "Deployment")["spec"]["template"]["spec"]["containers"][0]

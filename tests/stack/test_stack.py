@@ -411,7 +411,7 @@ def _log_time(output: str, marker: str) -> datetime:
 
 def test_a_release_that_fails_verify_is_rolled_back_to_r2_under_load(host: Host) -> None:
     # Healthy, but a contract regression verify checks: sign-up answers 200 instead of 201.
-    router = "/opt/wapang/lib/python3.11/site-packages/wapang/users/router.py"
+    router = "/opt/wapang/lib/python3.11/site-packages/wapang/api/users/router.py"
     _release_from_r2(
         host,
         "r4",

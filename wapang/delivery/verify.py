@@ -37,12 +37,12 @@ from cryptography.x509.oid import NameOID
 from rich.console import Console
 from rich.table import Table
 
+from wapang.api.users.service import delete_unused_account
 from wapang.config import Settings
 from wapang.console import load_settings_or_exit
-from wapang.database import Database
+from wapang.db.sessions import Database
 from wapang.edge.certificates import fetch_served_certificate
 from wapang.edge.settings import DEFAULT_STAGING_ISSUER_PATTERN
-from wapang.users.service import delete_unused_account
 
 MIN_HSTS_MAX_AGE = 31_536_000  # one year: what browsers' preload lists require
 REDIRECT_STATUSES = {301, 308}  # permanent, so clients and caches learn https

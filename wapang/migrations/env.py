@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from wapang.api.models import Base
 from wapang.config import Settings
-from wapang.database import build_engine
-from wapang.models import Base
+from wapang.db.engine import build_engine
 
 config = context.config
 target_metadata = Base.metadata

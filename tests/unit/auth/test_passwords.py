@@ -7,7 +7,7 @@ import threading
 import pytest
 from argon2 import PasswordHasher
 
-from wapang.auth import passwords
+from wapang.api.auth import passwords
 
 
 async def test_hashing_and_verifying_run_off_the_event_loop_thread(

@@ -6,9 +6,9 @@ from datetime import datetime, tzinfo
 
 import pytest
 
-from wapang.auth import tokens as tokens_module
-from wapang.auth.errors import InvalidToken
-from wapang.auth.tokens import TokenKind, TokenService
+from wapang.api.auth import tokens as tokens_module
+from wapang.api.auth.errors import InvalidToken
+from wapang.api.auth.tokens import TokenKind, TokenService
 from wapang.config import Settings
 
 SECRETS = {"ACCESS_TOKEN_SECRET": "a" * 40 + "Q7", "REFRESH_TOKEN_SECRET": "r" * 40 + "Q7"}

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from wapang.database import UtcDateTime
+from wapang.db.base import UtcDateTime
 
 
 revision: str = "b3af9fb25bce"

@@ -1,0 +1,76 @@
+"""The API served as users run it: `wapang serve --workers 2` over real HTTP, on SQLite and on
+MariaDB, each on a fresh migrated database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.databases import (
+    MARIADB_PASSWORD,
+    MARIADB_USER,
+    TEST_SECRETS,
+    mariadb_available,
+    mariadb_database,
+    mariadb_settings,
+)
+from tests.requirements import require
+from tests.servers import Server, wapang_server
+from wapang.db.migrate import upgrade
+
+SERVED_BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
+
+
+def server_env(backend: str, directory: Path, database: str, **overrides: Any) -> dict[str, Any]:
+    env: dict[str, Any] = {"ENV": "test", **TEST_SECRETS}
+    if backend == "sqlite":
+        env |= {"DB_DIALECT": "sqlite", "DB_DATABASE": str(directory / "served.db")}
+    else:
+        env |= {
+            "DB_DIALECT": "mysql",
+            "DB_HOST": "127.0.0.1",
+            "DB_PORT": 3306,
+            "DB_USER": MARIADB_USER,
+            "DB_PASSWORD": MARIADB_PASSWORD,
+            "DB_DATABASE": database,
+        }
+    return env | overrides
+
+
+@contextmanager
+def serving(backend: str, directory: Path, *args: str, **overrides: Any) -> Iterator[Server]:
+    """`wapang serve --workers 2 [args]` on a fresh database of the backend, stopped by PID."""
+    if backend == "sqlite":
+        env = server_env(backend, directory, "", **overrides)
+        with wapang_server(directory, "--workers", "2", *args, **env) as running:
+            yield running
+        return
+    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    with mariadb_database() as name:
+        upgrade(mariadb_settings(name))
+        env = server_env(backend, directory, name, **overrides)
+        with wapang_server(directory, "--workers", "2", *args, **env) as running:
+            yield running
+
+
+@pytest.fixture(scope="module", params=SERVED_BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    backend: str = request.param
+    with serving(backend, tmp_path_factory.mktemp(f"served-{backend}")) as running:
+        yield running
+
+
+@pytest.fixture
+async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the served API over HTTP."""
+    # Enough connections that every concurrent request of a test is in flight at once.
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as client:
+        yield client

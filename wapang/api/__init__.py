@@ -1,0 +1,1 @@
+"""The commerce API: the app (main.py), middleware, the error map, one package per domain."""

@@ -1,0 +1,96 @@
+"""The composition root: `uvicorn wapang.api.main:app` serves the API under /api."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wapang.api import health
+from wapang.api.auth.tokens import TokenService
+from wapang.api.carts.router import router as carts_router
+from wapang.api.errors import register_error_handlers
+from wapang.api.items.router import router as items_router
+from wapang.api.middleware import (
+    BodySizeLimit,
+    RequestDeadline,
+    ResponseHeaders,
+    StripTrailingSlash,
+)
+from wapang.api.orders.router import router as orders_router
+from wapang.api.reviews.router import router as reviews_router
+from wapang.api.signin.router import router as signin_router
+from wapang.api.stores.router import router as stores_router
+from wapang.api.users.router import router as users_router
+from wapang.config import ConfigError, Settings
+from wapang.db.sessions import Database
+
+logger = logging.getLogger("wapang")
+
+API_ROUTERS = (
+    signin_router,
+    users_router,
+    stores_router,
+    items_router,
+    reviews_router,
+    orders_router,
+    carts_router,
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app. Without `settings`, they are loaded and validated when it starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        active = settings or _load_settings()
+        app.state.settings = active
+        app.state.database = Database(active)
+        app.state.tokens = TokenService(active)
+        _announce(active)
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="wapang",
+        summary="A small online shop: users, stores, items, reviews, carts and orders.",
+        version="0.1.0",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    register_error_handlers(app)
+    app.include_router(health.router)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api")
+    app.add_middleware(RequestDeadline)
+    app.add_middleware(BodySizeLimit)
+    app.add_middleware(StripTrailingSlash)
+    app.add_middleware(ResponseHeaders)
+    return app
+
+
+def _load_settings() -> Settings:
+    try:
+        settings = Settings.load()
+        settings.require_secrets()
+    except ConfigError as error:
+        logger.error("%s", error.render())
+        raise
+    return settings
+
+
+def _announce(settings: Settings) -> None:
+    summary = ", ".join(f"{name}: {value}" for name, value in settings.summary().items())
+    logger.info("wapang starting (%s)", summary)
+    if settings.uses_generated_secrets:
+        logger.warning(
+            "running with generated development secrets (kept in .wapang/); "
+            "set ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET for anything but local use"
+        )
+
+
+app = create_app()

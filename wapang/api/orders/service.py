@@ -1,0 +1,193 @@
+"""Placing, reading and changing orders. Stock moves only inside the order's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import case, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from wapang.api.errors import InvalidFieldFormat
+from wapang.api.items.errors import ItemNotFound
+from wapang.api.items.models import Item
+from wapang.api.orders.errors import InvalidOrderStatus, NotEnoughStock, NotYourOrder, OrderNotFound
+from wapang.api.orders.models import Order, OrderLine, OrderStatus
+from wapang.api.orders.pricing import PricedLine, price_lines
+from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
+from wapang.api.stores.models import Store
+from wapang.api.users.models import User
+from wapang.db.base import INT32_MAX, new_id, table_of, utc_now
+from wapang.db.lookups import get_owned
+
+BIGINT_MAX = 2**63 - 1
+
+
+def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """One line per item, quantities added, in order of first appearance."""
+    merged: dict[str, int] = {}
+    for item_id, quantity in requested:
+        merged[item_id] = merged.get(item_id, 0) + quantity
+    return merged
+
+
+async def place_order(
+    session: AsyncSession, buyer: User, requested: Iterable[tuple[str, int]]
+) -> OrderOut:
+    """All or nothing: every item must exist, then every quantity must be in stock.
+
+    On any error the request's transaction is rolled back (database.py), so nothing changes.
+    The happy path costs four statements: the snapshot, two inserts and the stock update. The
+    stock update comes last, so an item's row stays locked only from it to the commit: orders
+    of one popular item queue on that lock one round trip each, not four.
+    """
+    quantities = merge_quantities(requested)
+    lines = await _snapshot(session, quantities)
+    priced = price_lines(lines)
+    if priced.total_price > BIGINT_MAX:
+        await _take_stock_or_raise(session, quantities)  # "not enough stock" outranks it
+        raise InvalidFieldFormat()
+    order_id, status = new_id(), OrderStatus.ORDERED.value
+    await session.execute(
+        insert(_ORDERS).values(
+            id=order_id,
+            buyer_id=buyer.id,
+            status=status,
+            total_price=priced.total_price,
+            created_at=utc_now(),
+        )
+    )
+    await session.execute(
+        insert(_ORDER_LINES),
+        [
+            {"order_id": order_id, "position": position, **vars(line)}
+            for position, line in enumerate(lines)
+        ],
+    )
+    await _take_stock_or_raise(session, quantities)
+    return OrderOut(order_id=order_id, status=status, **priced.model_dump())
+
+
+_ITEMS, _STORES, _ORDERS, _ORDER_LINES = map(table_of, (Item, Store, Order, OrderLine))
+
+
+async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) -> None:
+    wanted = set(item_ids)
+    found = await session.scalars(
+        select(Item.id).where(Item.id.in_(wanted), Item.deleted_at.is_(None))
+    )
+    if set(found.all()) != wanted:
+        raise ItemNotFound()
+
+
+async def _take_stock_or_raise(session: AsyncSession, quantities: dict[str, int]) -> None:
+    if not await _take_stock(session, quantities):
+        await _require_live_items(session, quantities.keys())  # deleted since the snapshot
+        raise NotEnoughStock()
+
+
+async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> bool:
+    """One conditional decrement of every line, or none (False): the row locks are taken in
+    primary-key order, so concurrent orders serialise without deadlocks and stock never goes
+    below zero."""
+    wanted = case(quantities, value=_ITEMS.c.id)
+    result = await session.execute(
+        update(_ITEMS)
+        .where(
+            _ITEMS.c.id.in_(list(quantities)),
+            _ITEMS.c.deleted_at.is_(None),
+            _ITEMS.c.stock >= wanted,
+        )
+        .values(stock=_ITEMS.c.stock - wanted)
+    )
+    return bool(result.rowcount == len(quantities))  # type: ignore[attr-defined]
+
+
+async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[PricedLine]:
+    """The ordered live items as they are now (ItemNotFound if one is not). An edit that
+    commits between this read and the stock update is not in the snapshot: the order is priced
+    as the item was when the order was placed, and a deletion fails the stock update."""
+    rows = await session.execute(
+        select(
+            _ITEMS.c.id.label("item_id"),
+            _ITEMS.c.item_name,
+            _ITEMS.c.price,
+            _STORES.c.id.label("store_id"),
+            _STORES.c.store_name,
+            _STORES.c.delivery_fee,
+        )
+        .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
+        .where(_ITEMS.c.id.in_(list(quantities)), _ITEMS.c.deleted_at.is_(None))
+    )
+    by_id = {row.item_id: row for row in rows}
+    if len(by_id) != len(quantities):
+        raise ItemNotFound()
+    return [
+        PricedLine.of(by_id[item_id], quantity=quantity) for item_id, quantity in quantities.items()
+    ]
+
+
+def order_out(order: Order, status: str | None = None) -> OrderOut:
+    lines = [PricedLine.of(line) for line in order.lines]
+    return OrderOut(
+        order_id=order.id, status=status or order.status, **price_lines(lines).model_dump()
+    )
+
+
+async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order:
+    return await get_owned(
+        session,
+        Order,
+        order_id,
+        buyer.id,
+        missing=OrderNotFound,
+        foreign=NotYourOrder,
+        options=[selectinload(Order.lines)],
+    )
+
+
+async def read_order(session: AsyncSession, buyer: User, order_id: str) -> OrderOut:
+    return order_out(await _own_order(session, buyer, order_id))
+
+
+async def change_status(
+    session: AsyncSession, buyer: User, order_id: str, new_status: OrderStatus
+) -> OrderOut:
+    order = await _own_order(session, buyer, order_id)
+    # Conditional on the current status, so two concurrent cancels restock only once.
+    result = await session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == OrderStatus.ORDERED.value)
+        .values(status=new_status.value)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidOrderStatus()
+    if new_status is OrderStatus.CANCELED:
+        await _restock(session, order.lines)
+    return order_out(order, status=new_status.value)
+
+
+async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
+    for line in sorted(lines, key=lambda line: line.item_id):
+        await session.execute(
+            update(Item)
+            .where(Item.id == line.item_id, Item.deleted_at.is_(None))
+            .values(
+                stock=case(
+                    (Item.stock > INT32_MAX - line.quantity, INT32_MAX),
+                    else_=Item.stock + line.quantity,
+                )
+            )
+        )
+
+
+async def orders_of(session: AsyncSession, buyer: User) -> list[OrderSummaryOut]:
+    query = (
+        select(Order.id, Order.total_price, Order.status)
+        .where(Order.buyer_id == buyer.id)
+        .order_by(Order.created_at, Order.id)
+    )
+    return [
+        OrderSummaryOut(order_id=order_id, total_price=total, status=status)
+        for order_id, total, status in (await session.execute(query)).all()
+    ]

@@ -1,0 +1,86 @@
+"""Engines from Settings: MySQL with its pool and isolation, SQLite with WAL and BEGIN IMMEDIATE."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from wapang.config import Dialect as DbDialect
+from wapang.config import Settings
+
+
+def database_url(settings: Settings) -> URL:
+    if settings.DB_DIALECT is DbDialect.SQLITE:
+        return URL.create(f"sqlite+{settings.async_driver}", database=settings.DB_DATABASE)
+    return URL.create(
+        f"mysql+{settings.async_driver}",
+        username=settings.DB_USER,
+        password=settings.DB_PASSWORD.get_secret_value() or None,
+        host=settings.DB_HOST,
+        port=settings.DB_PORT,
+        database=settings.DB_DATABASE,
+        query={"charset": "utf8mb4"},
+    )
+
+
+def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
+    """The engine of the writing sessions, or (`reads_only`) the one of read requests.
+
+    Read requests run in autocommit: under READ COMMITTED (and SQLite's WAL) every statement
+    already sees its own snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK
+    round trips. Neither engine pre-pings (a round trip per request): a statement that meets a
+    connection that died with the server invalidates the pool and is retried once on a fresh
+    connection when that is safe (`RetryingSession`).
+    """
+    url = database_url(settings)
+    if settings.DB_DIALECT is DbDialect.SQLITE:
+        return _sqlite_engine(url, settings, reads_only)
+    isolation: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
+        if reads_only
+        else {"isolation_level": "READ COMMITTED"}
+    )
+    return create_async_engine(
+        url,
+        pool_size=settings.DB_POOL_SIZE,
+        max_overflow=settings.DB_POOL_SIZE,
+        pool_timeout=settings.DB_CONNECT_TIMEOUT,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": settings.DB_CONNECT_TIMEOUT},
+        **isolation,
+    )
+
+
+def _sqlite_engine(url: URL, settings: Settings, reads_only: bool) -> AsyncEngine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(
+        url,
+        pool_size=settings.DB_POOL_SIZE,
+        connect_args={"timeout": 30},
+        **({"isolation_level": "AUTOCOMMIT"} if reads_only else {}),
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _: Any) -> None:
+        # Let SQLAlchemy own transactions, so every one can start as BEGIN IMMEDIATE below.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    if not reads_only:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            # SQLite cannot upgrade a read transaction to a write one under concurrency without
+            # failing; taking the write lock up front serialises writers instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,143 @@
+"""The request's sessions: one pool each for reads (autocommit) and writes (one transaction),
+handed out in arrival order, and the ReadSession / WriteSession dependencies that own them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Request
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from wapang.config import Settings
+from wapang.db.engine import build_engine
+
+ResultT = TypeVar("ResultT")
+
+
+class RetryingSession(AsyncSession):
+    """A session whose statements survive one dead pooled connection.
+
+    After a database outage the pool still holds connections to the old server process. The
+    first statement on one fails with a disconnect, which makes SQLAlchemy invalidate the whole
+    pool; the statement is then run again, once, on a fresh connection — but only while no
+    transaction was under way (every statement of an autocommit read session; the first one of
+    a write transaction), so nothing already done can be lost or done twice.
+    """
+
+    autocommit = False
+
+    async def _retrying(self, run: Callable[[], Awaitable[ResultT]]) -> ResultT:
+        safe = self.autocommit or not self.in_transaction()
+        try:
+            return await run()
+        except DBAPIError as error:
+            if not (safe and error.connection_invalidated):
+                raise
+            await self.rollback()
+            return await run()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._retrying(lambda: super(RetryingSession, self).get(*args, **kwargs))
+
+
+class ReadOnlySession(RetryingSession):
+    autocommit = True
+
+
+@dataclass(frozen=True)
+class _SessionPool:
+    """Sessions of one engine, handed out in arrival order.
+
+    SQLAlchemy's own queue is not fair under load (a woken waiter can lose the connection to a
+    newcomer and wait again, up to a 503), and past pool_size it opens and closes overflow
+    connections on every request: a FIFO semaphore of pool_size in front of it avoids both.
+    """
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    turns: asyncio.Semaphore
+
+    @classmethod
+    def of(cls, engine: AsyncEngine, size: int, session_class: type[AsyncSession]) -> _SessionPool:
+        sessions = async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
+        return cls(engine, sessions, asyncio.Semaphore(size))
+
+
+class Database:
+    """The engines and session factories of one process, created once in the app's lifespan."""
+
+    def __init__(self, settings: Settings) -> None:
+        size = settings.DB_POOL_SIZE
+        self._writes = _SessionPool.of(build_engine(settings), size, RetryingSession)
+        self._reads = _SessionPool.of(
+            build_engine(settings, reads_only=True), size, ReadOnlySession
+        )
+        self.engine = self._writes.engine
+        self.sessions = self._writes.sessions
+        self._turn_timeout = settings.DB_CONNECT_TIMEOUT
+
+    @asynccontextmanager
+    async def request_session(self, reads_only: bool) -> AsyncIterator[AsyncSession]:
+        """A request's session: autocommit reads or a transaction; TimeoutError (a 503) when
+        no connection frees up in DB_CONNECT_TIMEOUT seconds."""
+        pool = self._reads if reads_only else self._writes
+        if pool.turns.locked():  # only a wait needs a deadline: timers cost on every request
+            async with asyncio.timeout(self._turn_timeout):
+                await pool.turns.acquire()
+        else:
+            await pool.turns.acquire()
+        try:
+            async with pool.sessions() as session:
+                yield session
+        finally:
+            pool.turns.release()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self._writes.engine.dispose()
+        await self._reads.engine.dispose()
+
+
+# A route declares what it does with the database by the session it asks for. Both are
+# function-scoped: the write transaction commits after the endpoint returned and before the
+# response is sent, so a client never sees a success that was not committed, and a failed
+# commit (a unique key lost in a race) is answered with its contract error.
+async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    database: Database = request.app.state.database
+    async with database.request_session(reads_only=True) as session:
+        yield session
+
+
+async def _write_session(
+    request: Request,
+    _reads_first: Annotated[AsyncSession, Depends(_read_session, scope="function")],
+) -> AsyncIterator[AsyncSession]:
+    # Depending on the read session makes every request take its read connection (which
+    # authentication uses) before its write connection, in one order: no request can hold a
+    # write connection while it waits for a read one, so the pools cannot deadlock.
+    database: Database = request.app.state.database
+    async with database.request_session(reads_only=False) as session:
+        yield session
+        await session.commit()
+
+
+ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]

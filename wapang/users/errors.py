@@ -1,6 +1,0 @@
-from wapang.errors import ApiError, raised_for
-
-
-@raised_for("uq_users_email")
-class EmailAlreadyExists(ApiError):
-    status_code, error_code, error_msg = 409, "ERR_004", "EMAIL ALREADY EXISTS"
