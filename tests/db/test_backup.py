@@ -24,11 +24,11 @@ from sqlalchemy import func, select, text
 
 from tests.api.shop import app_settings, fetch, open_shop, sign_up
 from tests.requirements import require
+from wapang.api.models import Base
 from wapang.config import Dialect, Settings
 from wapang.db.backup import Backup, Manifest, backup, copy_dump
+from wapang.db.migrate import alembic_config
 from wapang.db.restore import RestoreError, check, restore
-from wapang.migrate import alembic_config
-from wapang.models import Base
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from tests.requirements import require
 from tests.servers import LOOPBACK, Service, free_port, wait_for_port
 from wapang.config import ConfigError, Settings
 from wapang.db.backup import BackupError, backup
-from wapang.migrate import upgrade
+from wapang.db.migrate import upgrade
 
 MOTO_SERVER = Path(sys.executable).with_name("moto_server")
 KEY_ID, SECRET = "wapang-test-key", "wapang-test-secret-0123456789"

@@ -12,7 +12,7 @@ from tests.databases import TEST_SECRETS, sqlite_settings
 from tests.servers import WAPANG, Service, clean_env
 from wapang.db.backup import Manifest, backup, kept, manifests, prune
 from wapang.db.commands import seconds_until_due
-from wapang.migrate import upgrade
+from wapang.db.migrate import upgrade
 
 START = datetime(2026, 10, 1, 3, 0, tzinfo=UTC)  # a Thursday
 

@@ -26,7 +26,6 @@ from sqlalchemy import create_engine, func, select, table, text
 from sqlalchemy.engine import URL, Engine
 
 from wapang.config import Dialect, Settings
-from wapang.database import database_url
 from wapang.db.backup import (
     CLIENT_TOOLS,
     Manifest,
@@ -36,7 +35,8 @@ from wapang.db.backup import (
     sha256_of,
     sqlite_contents,
 )
-from wapang.migrate import alembic_config, upgrade
+from wapang.db.engine import database_url
+from wapang.db.migrate import alembic_config, upgrade
 
 
 class RestoreError(Exception):
