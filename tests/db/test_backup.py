@@ -9,6 +9,7 @@ import gzip
 import io
 import json
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -20,9 +21,10 @@ from typing import Any
 import httpx
 import pytest
 from alembic.script import ScriptDirectory
+from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
-from tests.api.shop import app_settings, fetch, open_shop, sign_up
+from tests.api.shop import app_settings, execute, fetch, open_shop, sign_up
 from tests.requirements import require
 from wapang.api.models import Base
 from wapang.config import Dialect, Settings
@@ -268,3 +270,32 @@ def test_rows_are_counted_in_both_dump_styles(dump: bytes, tmp_path: Path) -> No
     assert revision == "5d2c8e1f4a7b"
     assert counts == {"alembic_version": 1, "empty": 0, "t": 4}
     assert gzip.decompress((tmp_path / "out.gz").read_bytes()) == dump
+
+
+async def test_a_user_without_the_scratch_grant_is_told_the_grant(
+    client: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    """The selfhost stack's user owns one database only: the drill names the GRANT it needs."""
+    settings = backup_settings(client, tmp_path / "backups")
+    if settings.DB_DIALECT is not Dialect.MYSQL:
+        pytest.skip("MariaDB's privileges")
+    taken = await asyncio.to_thread(backup, settings)
+    user, password = f"u{secrets.token_hex(4)}", secrets.token_hex(12)
+    database = settings.DB_DATABASE
+    grants = [
+        f"CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
+        f"GRANT ALL ON `{database}`.* TO '{user}'@'%'",
+    ]
+    for statement in grants:
+        await run_sql(client, statement)
+    try:
+        limited = settings.model_copy(update={"DB_USER": user, "DB_PASSWORD": SecretStr(password)})
+        with pytest.raises(RestoreError) as refused:
+            await asyncio.to_thread(check, limited, taken.data)
+        assert f"GRANT ALL ON `{database}_restore_check`.* TO '{user}'@'%'" in str(refused.value)
+    finally:
+        await run_sql(client, f"DROP USER '{user}'@'%'")
+
+
+async def run_sql(http: httpx.AsyncClient, statement: str) -> None:
+    await execute(http, text(statement))

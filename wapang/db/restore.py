@@ -24,6 +24,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import create_engine, func, select, table, text
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.exc import DBAPIError
 
 from wapang.config import Dialect, Settings
 from wapang.db.backup import (
@@ -198,9 +199,15 @@ def check(settings: Settings, data: Path) -> CheckResult:
     scratch_name = f"{settings.DB_DATABASE}_restore_check"
     server = _server_engine(settings)
     try:
-        with server.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS `{scratch_name}`"))
-            connection.execute(text(f"CREATE DATABASE `{scratch_name}` CHARACTER SET utf8mb4"))
+        try:
+            with server.connect() as connection:
+                connection.execute(text(f"DROP DATABASE IF EXISTS `{scratch_name}`"))
+                connection.execute(text(f"CREATE DATABASE `{scratch_name}` CHARACTER SET utf8mb4"))
+        except DBAPIError as error:
+            raise RestoreError(
+                f"cannot create the scratch database {scratch_name} ({error.orig}): as root, "
+                f"GRANT ALL ON `{scratch_name}`.* TO '{settings.DB_USER}'@'%';"
+            ) from None
         try:
             _load_mysql(settings, data, scratch_name)
             counts = _mysql_counts(settings, scratch_name)
