@@ -101,6 +101,28 @@ def db_restore(
     raise typer.Exit(restore_or_check(settings, backup_file, check, yes, console))
 
 
+@db_app.command("check-migrations")
+def db_check_migrations(env_file: EnvFile = None) -> None:
+    """Flag the pending migrations that break the release still serving during a deploy
+    (drop/rename, narrowing, NOT NULL without default, dropped index); exit 1 if any."""
+    from wapang.db.migration_safety import CONTRACT_MARKER, check_migrations
+
+    settings = load_settings_or_exit(env_file)
+    pending, findings = check_migrations(settings)
+    for finding in findings:
+        console.print(f"[bold red]UNSAFE[/bold red] {finding}", highlight=False, soft_wrap=True)
+    if findings:
+        console.print(
+            "the release still serving breaks on these: split them into an expand step and a "
+            f"later contract step (module-level {CONTRACT_MARKER} = '<expand revision>'); "
+            "DEPLOY.md, 'Writing migrations for zero-downtime deploys'",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(f"{len(pending)} pending revision(s), none breaks the serving release")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -134,7 +134,7 @@ def _gunzip(data: Path, target: Path) -> Path:
     return target
 
 
-def _sync_url(settings: Settings, database: str | None) -> URL:
+def sync_url(settings: Settings, database: str | None) -> URL:
     url = database_url(settings)
     if settings.DB_DIALECT is Dialect.SQLITE:
         return url.set(drivername="sqlite", database=database)
@@ -142,11 +142,11 @@ def _sync_url(settings: Settings, database: str | None) -> URL:
 
 
 def _server_engine(settings: Settings) -> Engine:
-    return create_engine(_sync_url(settings, None), isolation_level="AUTOCOMMIT")
+    return create_engine(sync_url(settings, None), isolation_level="AUTOCOMMIT")
 
 
 def _drop_all_tables(settings: Settings) -> None:
-    engine = create_engine(_sync_url(settings, settings.DB_DATABASE))
+    engine = create_engine(sync_url(settings, settings.DB_DATABASE))
     try:
         with engine.begin() as connection:
             names = connection.execute(text("SHOW TABLES")).scalars().all()
@@ -221,7 +221,7 @@ def check(settings: Settings, data: Path) -> CheckResult:
 
 
 def _mysql_counts(settings: Settings, database: str) -> dict[str, int]:
-    engine = create_engine(_sync_url(settings, database))
+    engine = create_engine(sync_url(settings, database))
     try:
         with engine.connect() as connection:
             names = connection.execute(text("SHOW TABLES")).scalars().all()
