@@ -291,6 +291,13 @@ def test_first_deploy_gets_a_certificate_from_pebble_and_passes_verify(host: Hos
     issued_at = datetime.fromisoformat(str(orders[0]["ts"]))
     host.figures["first_deploy_s"] = round(seconds, 1)
     host.figures["time_to_first_certificate_s"] = round((issued_at - started).total_seconds(), 1)
+    # /readyz may answer one 503 on a pooled connection the database restart closed (noted in
+    # the report of issue 20); it must be ready again within seconds.
+    with host.site.client() as client:
+        deadline = time.monotonic() + 30
+        while host.site.request(client, "GET", "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "/readyz stays 503 after the restore"
+            time.sleep(1)
     verified = host.verify_from_host()
     assert verified.returncode == 0, verified.stdout
     # The host holds no nginx configuration: only compose files, .env and deploy state.
@@ -656,5 +663,12 @@ def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
     assert "restored" in restored.stdout, restored.stdout + restored.stderr
     assert _orders_found(host, buyer, before) == before, "every order answered 201 is back"
     assert _orders_found(host, later_buyer, after) == []
+    # /readyz may answer one 503 on a pooled connection the database restart closed (noted in
+    # the report of issue 20); it must be ready again within seconds.
+    with host.site.client() as client:
+        deadline = time.monotonic() + 30
+        while host.site.request(client, "GET", "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "/readyz stays 503 after the restore"
+            time.sleep(1)
     verified = host.verify_from_host()
     assert verified.returncode == 0, verified.stdout
