@@ -5,7 +5,9 @@
 #   deploy.sh --registry ghcr.io/OWNER --tag GIT_SHA --incoming DIR [--dir /opt/wapang]
 #   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
 #
-# Order: lock → pull → check-config in the NEW image against the NEW .env → install → migrate →
+# Order: lock → pull → check-config in the NEW image against the NEW .env → install →
+# check-migrations in the new image (refuses what breaks the serving release; a backup first when
+# a migration is pending, selfhost) → migrate →
 # new app beside the old one → health gate → edge → nginx switched to the new app only (tested
 # reload; the old workers finish their requests) → old app drained and removed → nginx back to
 # the service name "app" (tested reload) → `wapang verify https://DOMAIN`. A failure up to the
@@ -120,6 +122,28 @@ restore_previous_files() {
 }
 
 # ---- the switch --------------------------------------------------------------------------------
+
+selfhost() { case ",$(state compose-profiles)," in *,selfhost,*) return 0 ;; esac; return 1; }
+
+check_migrations() { # the NEW image judges its pending migrations before any is applied
+    local tag="$1" report
+    log "check-migrations: what the pending migrations do to the release still serving"
+    # With dependencies: under the selfhost profile this starts MySQL and waits for its health.
+    report=$(compose "$tag" run --rm -T migrate wapang db check-migrations 2>&1) || {
+        printf '%s\n' "$report" >&2
+        die "check-migrations refused the pending migrations (above): the old release still serves"
+    }
+    printf '%s\n' "$report" >&2
+    if printf '%s\n' "$report" | grep -q '^0 pending revision'; then
+        return 0
+    fi
+    # A pending migration on a host with data: a backup first (selfhost; RDS has its snapshots).
+    if [ -n "$PREVIOUS_TAG" ] && selfhost; then
+        log "backing up before migrating"
+        compose "$tag" run --rm -T backup wapang db backup >&2 ||
+            die "the backup before migrating failed (above): nothing was migrated"
+    fi
+}
 
 migrate() {
     log "migrating the database (one-shot migrate service)"
@@ -240,7 +264,7 @@ verify() { # the public name through DNS, as a client sees it; retried while the
 }
 
 start_backups() { # selfhost: the backup service at this release (it backs up when one is due)
-    case ",$(state compose-profiles)," in *,selfhost,*) ;; *) return 0 ;; esac
+    selfhost || return 0
     compose "$1" up -d --no-deps backup >&2 ||
         log "WARNING: the backup service did not start (docker compose logs backup)"
 }
@@ -286,6 +310,7 @@ deploy() {
     pull_images "$TAG"
     check_config "$INCOMING/.env" "$TAG"
     install_release
+    check_migrations "$TAG"
     migrate "$TAG"
     roll_app "$TAG"
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"

@@ -254,3 +254,38 @@ def test_a_selfhost_deploy_starts_the_backup_service_at_the_new_release(host: Ho
 def test_an_rds_deploy_runs_no_backup_service(host: Host) -> None:
     deployed(host, "sha1")
     assert host.running("backup") == []
+
+
+def test_an_unsafe_migration_is_refused_before_anything_is_migrated(host: Host) -> None:
+    deployed(host, "sha1")
+    calls_before = len(host.calls())
+    unsafe = "r9: drops column orders.legacy"
+    result = host.deploy("sha2", host.incoming(), FAKE_UNSAFE_MIGRATION=unsafe)
+    assert result.returncode != 0
+    assert f"UNSAFE {unsafe}" in result.stderr
+    assert "check-migrations refused the pending migrations" in result.stderr
+    assert "run --rm migrate" not in host.calls()[calls_before:].replace("-T migrate wapang", "")
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+
+
+def test_a_pending_migration_on_selfhost_is_backed_up_first(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    result = host.deploy("sha2", host.incoming(), FAKE_PENDING="1")
+    assert result.returncode == 0, result.stderr
+    calls = host.calls().splitlines()
+    check = max(n for n, line in enumerate(calls) if "wapang db check-migrations" in line)
+    backup = max(n for n, line in enumerate(calls) if "backup wapang db backup" in line)
+    migrate = max(n for n, line in enumerate(calls) if line.endswith("run --rm migrate"))
+    assert check < backup < migrate
+    assert "backing up before migrating" in result.stderr
+
+
+def test_no_backup_when_nothing_is_pending(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    deployed(host, "sha2")
+    assert "wapang db backup" not in host.calls()
