@@ -121,10 +121,17 @@ remove() {
 
 case "$1" in
     compose) shift; compose "$@" ;;
-    pull) ;;
+    pull) printf '%s\n' "${*: -1}" >> "$state/images" ;;
     run) shift; run "$@" ;;
     inspect) shift; inspect "$@" ;;
-    image) echo "edge-v1" ;;
+    image)
+        case "$2" in
+            ls) sort -u "$state/images" 2>/dev/null || true ;;
+            rm) grep -vxF "$3" "$state/images" > "$state/images.tmp" || true
+                mv "$state/images.tmp" "$state/images" ;;
+            *) echo "edge-v1" ;;
+        esac
+        ;;
     stop) ;;
     rm) shift; remove "$@" ;;
     logs) ;;

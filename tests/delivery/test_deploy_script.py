@@ -289,3 +289,62 @@ def test_no_backup_when_nothing_is_pending(host: Host) -> None:
     deployed(host, "sha1")
     deployed(host, "sha2")
     assert "wapang db backup" not in host.calls()
+
+
+def run_kept_script(host: Host, *args: str, **knobs: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(host.deploy_dir / "deploy.sh"), *args, "--dir", str(host.deploy_dir)],
+        env=host.env | knobs,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def images(host: Host) -> set[str]:
+    path = host.state / "images"
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def test_releases_keeps_the_last_n_with_time_tag_and_outcome(host: Host) -> None:
+    for n in range(1, 5):
+        host.deploy(f"sha{n}", host.incoming(), KEEP_RELEASES="3")
+    failed = host.deploy("sha5", host.incoming(), KEEP_RELEASES="3", FAKE_VERIFY_FAIL_TAG="sha5")
+    assert failed.returncode != 0
+    listed = run_kept_script(host, "releases")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [row[1:3] for row in rows] == [
+        ["sha4", "deployed"],
+        ["sha5", "failed"],
+        ["sha4", "rolled-back-to"],
+    ]
+    assert rows[-1][-1] == "(serving)"
+    assert all(row[0].endswith("Z") for row in rows)
+
+
+def test_prune_keeps_only_the_kept_releases_images(host: Host) -> None:
+    for n in range(1, 5):
+        deployed_with = host.deploy(f"sha{n}", host.incoming(), KEEP_RELEASES="2")
+        assert deployed_with.returncode == 0, deployed_with.stderr
+    tags = {image.rsplit(":", 1)[1] for image in images(host)}
+    assert tags == {"sha3", "sha4"}, "the serving and the previous release, nothing older"
+    assert "pruned ghcr.io/example/wapang-app:sha2" in deployed_with.stderr
+
+
+def test_rollback_to_a_kept_tag_drains_and_verifies(host: Host) -> None:
+    for n in range(1, 4):
+        deployed(host, f"sha{n}")
+    result = run_kept_script(host, "rollback", "sha1")
+    assert result.returncode == 0, result.stderr
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+    calls = host.calls()
+    last = calls[calls.rindex("pull --quiet ghcr.io/example/wapang-app:sha1") :]
+    assert "--no-recreate --scale app=2 app" in last  # beside the serving one, then drained
+    assert "wapang verify --cleanup" in last
+    refused = run_kept_script(host, "rollback", "sha9")
+    assert refused.returncode != 0
+    assert "sha9 is not a kept release" in refused.stderr
+    assert host.current_tag() == "sha1"
