@@ -171,7 +171,7 @@ def host(engine: Engine, registry: str, tmp_path_factory: pytest.TempPathFactory
         HTTPS_PORT,
         MANAGEMENT_PORT,
         pebble_image=engine.base_images["PEBBLE_IMAGE"],
-        db_image=engine.base_images["DB_IMAGE"],
+        db_image=engine.base_images.get("DB_IMAGE"),  # None: compose.yaml's pinned MySQL
         project="wapang",  # compose.yaml's own name, as deploy.sh runs it
         # A budget of one production order per window: the volume-removal test needs one cycle.
         certbot_env={"BUDGET_MAX_ORDERS": str(BUDGET)},
