@@ -5,6 +5,7 @@
 #   deploy.sh --registry ghcr.io/OWNER --tag GIT_SHA --incoming DIR [--dir /opt/wapang]
 #   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
 #   /opt/wapang/deploy.sh releases | rollback [TAG] [--dir /opt/wapang]   # the kept releases
+#   /opt/wapang/deploy.sh maintenance on|off [--dir /opt/wapang]   # /api answers JSON 503
 #
 # Order: lock → pull → check-config in the NEW image against the NEW .env → install →
 # check-migrations in the new image (refuses what breaks the serving release; a backup first when
@@ -23,6 +24,7 @@ INCOMING=""
 ROLLBACK_ONLY=false
 ROLLBACK_TAG=""   # `rollback TAG`: any kept release (default: the previous one)
 LIST_RELEASES=false
+MAINTENANCE=""   # on | off: the flag file nginx tests on every request (webroot volume)
 KEEP_RELEASES=${KEEP_RELEASES:-5}       # releases kept in $DEPLOY_DIR/releases, with their images
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}   # seconds for a new app container to become healthy
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-30}      # seconds nginx's old workers may take to finish requests
@@ -37,7 +39,7 @@ log() { printf '%s deploy: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 usage() {
-    sed -n '5,7p' "$0" >&2
+    sed -n '5,8p' "$0" >&2
     exit 64
 }
 
@@ -52,10 +54,12 @@ parse_args() {
             rollback) ROLLBACK_ONLY=true; shift
                 if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then ROLLBACK_TAG="$1"; shift; fi ;;
             releases) LIST_RELEASES=true; shift ;;
+            maintenance)
+                case "${2:-}" in on | off) MAINTENANCE="$2"; shift 2 ;; *) usage ;; esac ;;
             *) usage ;;
         esac
     done
-    if ! $ROLLBACK_ONLY && ! $LIST_RELEASES && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
+    if ! $ROLLBACK_ONLY && ! $LIST_RELEASES && [ -z "$MAINTENANCE" ] && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
         usage
     fi
     case "$TAG$ROLLBACK_TAG" in *[!0-9a-zA-Z._-]*) die "'$TAG$ROLLBACK_TAG' is not an image tag" ;; esac
@@ -85,6 +89,20 @@ prune_images() { # images of releases no longer kept; never the serving or the p
             docker image rm "$ref" >/dev/null 2>&1 && log "pruned $ref" || true
         fi
     done
+}
+
+maintenance() { # through the certbot container, the one that mounts the webroot writable
+    local tag flag=/var/www/certbot/wapang-maintenance
+    tag=$(state current-tag)
+    REGISTRY=${REGISTRY:-$(state registry)}
+    [ -n "$tag" ] || die "no release serves here yet (no $DEPLOY_DIR/current-tag)"
+    if [ "$1" = on ]; then
+        compose "$tag" exec -T certbot touch "$flag" || die "could not set the maintenance flag"
+        log "maintenance ON: /api answers 503 ERR_503 with Retry-After; /readyz still served"
+    else
+        compose "$tag" exec -T certbot rm -f "$flag" || die "could not remove the maintenance flag"
+        log "maintenance OFF: /api served again"
+    fi
 }
 
 list_releases() {
@@ -384,7 +402,9 @@ manual_rollback() {
 
 main() {
     parse_args "$@"
-    if $LIST_RELEASES; then
+    if [ -n "$MAINTENANCE" ]; then
+        maintenance "$MAINTENANCE"
+    elif $LIST_RELEASES; then
         list_releases
     elif $ROLLBACK_ONLY; then
         manual_rollback

@@ -97,6 +97,7 @@ class LocalEdge:
     host: str
     http_port: int
     https_port: int
+    webroot: Path | None = None  # the shared webroot (ACME tokens, the maintenance flag)
 
     @property
     def url(self) -> str:
@@ -161,7 +162,7 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
         )
         started.append(service)
         wait_for_port(settings.https_port, service.process, "nginx")
-        return LocalEdge(SITE, settings.http_port, settings.https_port)
+        return LocalEdge(SITE, settings.http_port, settings.https_port, settings.webroot)
 
     yield start
     for service in started:

@@ -348,3 +348,16 @@ def test_rollback_to_a_kept_tag_drains_and_verifies(host: Host) -> None:
     assert refused.returncode != 0
     assert "sha9 is not a kept release" in refused.stderr
     assert host.current_tag() == "sha1"
+
+
+def test_maintenance_sets_and_clears_the_flag_nginx_reads(host: Host) -> None:
+    deployed(host, "sha1")
+    nginx_before = host.running("nginx")
+    on = run_kept_script(host, "maintenance", "on")
+    assert on.returncode == 0, on.stderr
+    assert "exec -T certbot touch /var/www/certbot/wapang-maintenance" in host.calls()
+    off = run_kept_script(host, "maintenance", "off")
+    assert off.returncode == 0, off.stderr
+    assert "exec -T certbot rm -f /var/www/certbot/wapang-maintenance" in host.calls()
+    assert host.running("nginx") == nginx_before, "nginx is not recreated"
+    assert run_kept_script(host, "maintenance", "maybe").returncode == 64
