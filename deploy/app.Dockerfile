@@ -1,4 +1,5 @@
 # The API image: `wapang serve` (default), `wapang db upgrade` (compose's migrate service),
+# `wapang db backup` (the backup service),
 # `wapang check-config` and `wapang verify` (deploy.sh). Build from the repository root:
 #   docker build -f deploy/app.Dockerfile -t wapang-app .
 # Base images are build arguments whose defaults are pinned by version AND digest (DEPLOY.md says
@@ -34,6 +35,11 @@ RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca \
     --refresh-package wapang --reinstall-package wapang
 
 FROM ${PYTHON_IMAGE} AS runtime
+# mariadb-dump and mariadb: `wapang db backup` and `wapang db restore` on MySQL/MariaDB (the
+# compose backup service runs this image). Debian's client package; no apt cache left behind.
+# hadolint ignore=DL3008
+RUN apt-get update && apt-get install -y --no-install-recommends mariadb-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 wapang \
     && useradd --system --uid 10001 --gid wapang --home-dir /nonexistent --shell /usr/sbin/nologin wapang
 # Only the virtual environment crosses over: no uv, no sources, no build cache, no secrets.
@@ -44,7 +50,10 @@ ENV PATH=/opt/wapang/bin:$PATH \
 # Settings come from the environment (compose env_file); this directory holds no .env. It belongs
 # to the app's user: the embedded default database (SQLite, .wapang/wapang.db) is created here.
 WORKDIR /srv/wapang
-RUN chown wapang:wapang /srv/wapang
+# /var/lib/wapang/backups: BACKUP_DIR in production; the backups volume takes its owner and mode
+# from this directory when compose first creates it.
+RUN chown wapang:wapang /srv/wapang \
+    && install -d -o wapang -g wapang -m 0700 /var/lib/wapang/backups
 USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

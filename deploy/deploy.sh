@@ -4,8 +4,12 @@
 #
 #   deploy.sh --registry ghcr.io/OWNER --tag GIT_SHA --incoming DIR [--dir /opt/wapang]
 #   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
+#   /opt/wapang/deploy.sh releases | rollback [TAG] [--dir /opt/wapang]   # the kept releases
+#   /opt/wapang/deploy.sh maintenance on|off [--dir /opt/wapang]   # /api answers JSON 503
 #
-# Order: lock → pull → check-config in the NEW image against the NEW .env → install → migrate →
+# Order: lock → pull → check-config in the NEW image against the NEW .env → install →
+# check-migrations in the new image (refuses what breaks the serving release; a backup first when
+# a migration is pending, selfhost) → migrate →
 # new app beside the old one → health gate → edge → nginx switched to the new app only (tested
 # reload; the old workers finish their requests) → old app drained and removed → nginx back to
 # the service name "app" (tested reload) → `wapang verify https://DOMAIN`. A failure up to the
@@ -18,6 +22,10 @@ REGISTRY=""
 TAG=""
 INCOMING=""
 ROLLBACK_ONLY=false
+ROLLBACK_TAG=""   # `rollback TAG`: any kept release (default: the previous one)
+LIST_RELEASES=false
+MAINTENANCE=""   # on | off: the flag file nginx tests on every request (webroot volume)
+KEEP_RELEASES=${KEEP_RELEASES:-5}       # releases kept in $DEPLOY_DIR/releases, with their images
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}   # seconds for a new app container to become healthy
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-30}      # seconds nginx's old workers may take to finish requests
 VERIFY_TIMEOUT=${VERIFY_TIMEOUT:-300}   # seconds `wapang verify` may keep failing (first cert)
@@ -31,7 +39,7 @@ log() { printf '%s deploy: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
 
 usage() {
-    sed -n '5,6p' "$0" >&2
+    sed -n '5,8p' "$0" >&2
     exit 64
 }
 
@@ -43,19 +51,67 @@ parse_args() {
             --incoming) INCOMING="$2"; shift 2 ;;
             --dir) DEPLOY_DIR="$2"; shift 2 ;;
             --rollback) ROLLBACK_ONLY=true; shift ;;
+            rollback) ROLLBACK_ONLY=true; shift
+                if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then ROLLBACK_TAG="$1"; shift; fi ;;
+            releases) LIST_RELEASES=true; shift ;;
+            maintenance)
+                case "${2:-}" in on | off) MAINTENANCE="$2"; shift 2 ;; *) usage ;; esac ;;
             *) usage ;;
         esac
     done
-    if ! $ROLLBACK_ONLY && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
+    if ! $ROLLBACK_ONLY && ! $LIST_RELEASES && [ -z "$MAINTENANCE" ] && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
         usage
     fi
-    case "$TAG" in *[!0-9a-zA-Z._-]*) die "--tag '$TAG' is not an image tag" ;; esac
+    case "$TAG$ROLLBACK_TAG" in *[!0-9a-zA-Z._-]*) die "'$TAG$ROLLBACK_TAG' is not an image tag" ;; esac
 }
 
 # ---- state kept in DEPLOY_DIR ------------------------------------------------------------------
 
 state() { cat "$DEPLOY_DIR/$1" 2>/dev/null || true; }
 set_state() { printf '%s\n' "$2" > "$DEPLOY_DIR/$1.tmp" && mv "$DEPLOY_DIR/$1.tmp" "$DEPLOY_DIR/$1"; }
+
+record_release() { # record_release TAG OUTCOME: one line "TIME TAG OUTCOME", the last N kept
+    local file="$DEPLOY_DIR/releases"
+    printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$1" "$2" >> "$file"
+    tail -n "$KEEP_RELEASES" "$file" > "$file.tmp" && mv "$file.tmp" "$file"
+}
+
+kept_tags() { # the tags of the kept releases that served (deployed or rolled back to)
+    awk '$3 == "deployed" || $3 == "rolled-back-to" {print $2}' "$DEPLOY_DIR/releases" 2>/dev/null |
+        sort -u
+}
+
+prune_images() { # images of releases no longer kept; never the serving or the previous one
+    local keep ref
+    keep=$(printf '%s\n' "$(kept_tags)" "$(state current-tag)" "$(state previous-tag)" | grep . | sort -u)
+    for ref in $(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep "^$REGISTRY/wapang-" || true); do
+        if ! printf '%s\n' "$keep" | grep -qxF "${ref##*:}"; then
+            docker image rm "$ref" >/dev/null 2>&1 && log "pruned $ref" || true
+        fi
+    done
+}
+
+maintenance() { # through the certbot container, the one that mounts the webroot writable
+    local tag flag=/var/www/certbot/wapang-maintenance
+    tag=$(state current-tag)
+    REGISTRY=${REGISTRY:-$(state registry)}
+    [ -n "$tag" ] || die "no release serves here yet (no $DEPLOY_DIR/current-tag)"
+    if [ "$1" = on ]; then
+        compose "$tag" exec -T certbot touch "$flag" || die "could not set the maintenance flag"
+        log "maintenance ON: /api answers 503 ERR_503 with Retry-After; /readyz still served"
+    else
+        compose "$tag" exec -T certbot rm -f "$flag" || die "could not remove the maintenance flag"
+        log "maintenance OFF: /api served again"
+    fi
+}
+
+list_releases() {
+    [ -s "$DEPLOY_DIR/releases" ] || { echo "no release recorded in $DEPLOY_DIR/releases"; return 0; }
+    printf '%-21s %-41s %s\n' TIME TAG OUTCOME
+    awk -v current="$(state current-tag)" \
+        '{printf "%-21s %-41s %s%s\n", $1, $2, $3, ($2 == current ? " (serving)" : "")}' \
+        "$DEPLOY_DIR/releases"
+}
 
 take_lock() {
     mkdir -p "$DEPLOY_DIR"
@@ -120,6 +176,28 @@ restore_previous_files() {
 }
 
 # ---- the switch --------------------------------------------------------------------------------
+
+selfhost() { case ",$(state compose-profiles)," in *,selfhost,*) return 0 ;; esac; return 1; }
+
+check_migrations() { # the NEW image judges its pending migrations before any is applied
+    local tag="$1" report
+    log "check-migrations: what the pending migrations do to the release still serving"
+    # With dependencies: under the selfhost profile this starts MySQL and waits for its health.
+    report=$(compose "$tag" run --rm -T migrate wapang db check-migrations 2>&1) || {
+        printf '%s\n' "$report" >&2
+        die "check-migrations refused the pending migrations (above): the old release still serves"
+    }
+    printf '%s\n' "$report" >&2
+    if printf '%s\n' "$report" | grep -q '^0 pending revision'; then
+        return 0
+    fi
+    # A pending migration on a host with data: a backup first (selfhost; RDS has its snapshots).
+    if [ -n "$PREVIOUS_TAG" ] && selfhost; then
+        log "backing up before migrating"
+        compose "$tag" run --rm -T backup wapang db backup >&2 ||
+            die "the backup before migrating failed (above): nothing was migrated"
+    fi
+}
 
 migrate() {
     log "migrating the database (one-shot migrate service)"
@@ -239,6 +317,12 @@ verify() { # the public name through DNS, as a client sees it; retried while the
     done
 }
 
+start_backups() { # selfhost: the backup service at this release (it backs up when one is due)
+    selfhost || return 0
+    compose "$1" up -d --no-deps backup >&2 ||
+        log "WARNING: the backup service did not start (docker compose logs backup)"
+}
+
 # ---- rollback ----------------------------------------------------------------------------------
 
 rollback() {
@@ -258,12 +342,14 @@ rollback() {
     log "ROLLBACK to $PREVIOUS_TAG"
     (roll_app "$PREVIOUS_TAG") || { log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"; return; }
     set_state current-tag "$PREVIOUS_TAG"
+    record_release "$PREVIOUS_TAG" rolled-back-to
     log "rolled back: $PREVIOUS_TAG serves again (migrations are not reverted)"
 }
 
 on_exit() {
     local status=$?
     if [ "$status" -ne 0 ]; then
+        [ -z "$TAG" ] || record_release "$TAG" failed
         rollback
     fi
     exit "$status"
@@ -280,12 +366,16 @@ deploy() {
     pull_images "$TAG"
     check_config "$INCOMING/.env" "$TAG"
     install_release
+    check_migrations "$TAG"
     migrate "$TAG"
     roll_app "$TAG"
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
+    start_backups "$TAG"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"
     trap - EXIT INT TERM HUP
+    record_release "$TAG" deployed
+    prune_images
     # Kept on the host for `deploy.sh --rollback` by hand (the incoming directory is removed).
     if ! [ "$0" -ef "$DEPLOY_DIR/deploy.sh" ]; then
         install -m 0755 "$0" "$DEPLOY_DIR/deploy.sh" || log "could not keep a copy of deploy.sh"
@@ -296,17 +386,27 @@ deploy() {
 
 manual_rollback() {
     take_lock
-    PREVIOUS_TAG=$(state previous-tag)
+    PREVIOUS_TAG=${ROLLBACK_TAG:-$(state previous-tag)}
     REGISTRY=${REGISTRY:-$(state registry)}
     [ -n "$PREVIOUS_TAG" ] || die "no previous tag recorded in $DEPLOY_DIR/previous-tag"
+    if [ -n "$ROLLBACK_TAG" ] && ! kept_tags | grep -qxF "$ROLLBACK_TAG"; then
+        die "$ROLLBACK_TAG is not a kept release (deploy.sh releases lists them)"
+    fi
+    pull_images "$PREVIOUS_TAG"
     SWITCHED=true
     ROLLED=true
     rollback
+    [ "$(state current-tag)" = "$PREVIOUS_TAG" ] || die "the rollback to $PREVIOUS_TAG failed (above)"
+    verify "$PREVIOUS_TAG" || die "wapang verify failed after the rollback to $PREVIOUS_TAG (table above)"
 }
 
 main() {
     parse_args "$@"
-    if $ROLLBACK_ONLY; then
+    if [ -n "$MAINTENANCE" ]; then
+        maintenance "$MAINTENANCE"
+    elif $LIST_RELEASES; then
+        list_releases
+    elif $ROLLBACK_ONLY; then
         manual_rollback
     else
         deploy

@@ -61,6 +61,68 @@ def db_upgrade(
     console.print(f"database migrated to {revision}: {settings.summary()['database']}")
 
 
+@db_app.command("backup")
+def db_backup(
+    release_tag: Annotated[
+        str | None,
+        typer.Option(envvar="RELEASE_TAG", help="The release running (compose: the image tag)."),
+    ] = None,
+    repeat: Annotated[
+        bool,
+        typer.Option(help="Keep running: a backup every BACKUP_INTERVAL_HOURS (the service)."),
+    ] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Back up the configured database into BACKUP_DIR (gzip, sha256, manifest), prune by
+    BACKUP_KEEP_DAILY/BACKUP_KEEP_WEEKLY, copy off-host when BACKUP_S3_BUCKET is set."""
+    from wapang.db.commands import run_backups
+
+    settings = load_settings_or_exit(env_file)
+    raise typer.Exit(run_backups(settings, release_tag, repeat, console))
+
+
+@db_app.command("restore")
+def db_restore(
+    backup_file: Annotated[Path, typer.Argument(help="The backup: NAME.sql.gz or NAME.sqlite.gz.")],
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Restore into a scratch database, compare it, drop it: a drill."
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    env_file: EnvFile = None,
+) -> None:
+    """Replace the configured database with a backup (after checking it), or --check a backup
+    by restoring it into a scratch database without touching the configured one."""
+    from wapang.db.commands import restore_or_check
+
+    settings = load_settings_or_exit(env_file)
+    raise typer.Exit(restore_or_check(settings, backup_file, check, yes, console))
+
+
+@db_app.command("check-migrations")
+def db_check_migrations(env_file: EnvFile = None) -> None:
+    """Flag the pending migrations that break the release still serving during a deploy
+    (drop/rename, narrowing, NOT NULL without default, dropped index); exit 1 if any."""
+    from wapang.db.migration_safety import CONTRACT_MARKER, check_migrations
+
+    settings = load_settings_or_exit(env_file)
+    pending, findings = check_migrations(settings)
+    for finding in findings:
+        console.print(f"[bold red]UNSAFE[/bold red] {finding}", highlight=False, soft_wrap=True)
+    if findings:
+        console.print(
+            "the release still serving breaks on these: split them into an expand step and a "
+            f"later contract step (module-level {CONTRACT_MARKER} = '<expand revision>'); "
+            "DEPLOY.md, 'Writing migrations for zero-downtime deploys'",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(f"{len(pending)} pending revision(s), none breaks the serving release")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

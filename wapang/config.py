@@ -163,6 +163,34 @@ class Settings(BaseSettings):
         False, description="true: serve /docs, /redoc and /openapi.json when ENV=prod too"
     )
 
+    BACKUP_DIR: Path = Field(
+        LOCAL_STATE_DIR / "backups",
+        description="directory of `wapang db backup`'s files (compose: the backups volume)",
+    )
+    BACKUP_KEEP_DAILY: int = Field(
+        7, ge=1, le=366, description="backups kept: the newest of each of the last N days"
+    )
+    BACKUP_KEEP_WEEKLY: int = Field(
+        4, ge=0, le=520, description="backups kept as well: the newest of each of the last N weeks"
+    )
+    BACKUP_INTERVAL_HOURS: float = Field(
+        24, gt=0, le=168, description="hours between scheduled backups (the backup service)"
+    )
+    BACKUP_S3_ENDPOINT: str | None = Field(
+        None, description="S3-compatible endpoint URL for off-host copies (empty: AWS S3)"
+    )
+    BACKUP_S3_BUCKET: str | None = Field(
+        None, description="bucket for off-host copies of each backup (empty: no off-host copy)"
+    )
+    BACKUP_S3_PREFIX: str = Field("wapang/", description="key prefix of the off-host copies")
+    BACKUP_S3_REGION: str = Field("us-east-1", description="region of the off-host bucket")
+    BACKUP_S3_ACCESS_KEY_ID: str | None = Field(
+        None, description="access key id for the off-host bucket (empty: the instance's role)"
+    )
+    BACKUP_S3_SECRET_ACCESS_KEY: SecretStr | None = Field(
+        None, description="secret access key for the off-host bucket"
+    )
+
     _generated_secrets: bool = PrivateAttr(False)
 
     REQUIRED_IN_PROD: ClassVar[tuple[str, ...]] = (
@@ -185,6 +213,10 @@ class Settings(BaseSettings):
         "REFRESH_TOKEN_SECRET",
         "ACCESS_TOKEN_SECRETS_PREVIOUS",
         "REFRESH_TOKEN_SECRETS_PREVIOUS",
+        "BACKUP_S3_ENDPOINT",
+        "BACKUP_S3_BUCKET",
+        "BACKUP_S3_ACCESS_KEY_ID",
+        "BACKUP_S3_SECRET_ACCESS_KEY",
         mode="before",
     )
     @classmethod
@@ -206,7 +238,7 @@ class Settings(BaseSettings):
 
     def problems(self) -> list[str]:
         """Problems that single fields cannot see: missing, placeholder or weak values."""
-        problems = self._driver_problems()
+        problems = self._driver_problems() + self._backup_problems()
         if self.ENV is Environment.PROD:
             problems += self._production_problems()
         return problems
@@ -218,6 +250,17 @@ class Settings(BaseSettings):
         return [
             f"DB_DRIVER={self.DB_DRIVER!r} is not a {self.DB_DIALECT} driver: use one of {known}."
         ]
+
+    def _backup_problems(self) -> list[str]:
+        key, secret = self.BACKUP_S3_ACCESS_KEY_ID, self.BACKUP_S3_SECRET_ACCESS_KEY
+        if (key is None) != (secret is None):
+            return [
+                "BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY go together: set both "
+                "(or neither, to use the instance's role)."
+            ]
+        if self.BACKUP_S3_BUCKET is None and (key is not None or self.BACKUP_S3_ENDPOINT):
+            return ["BACKUP_S3_BUCKET is missing: set it to the bucket of the off-host copies."]
+        return []
 
     def _production_problems(self) -> list[str]:
         problems: list[str] = []

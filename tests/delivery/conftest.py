@@ -86,6 +86,7 @@ class LocalEdge:
     host: str
     http_port: int
     https_port: int
+    webroot: Path | None = None  # the shared webroot (ACME tokens, the maintenance flag)
 
     @property
     def url(self) -> str:
@@ -123,7 +124,7 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
         settings = loopback_settings(base, SITE, upstream_port, nginx_template_dir=templates)
         settings.tls_dir.symlink_to(tls_dir)
         started.append(start_nginx(settings, base / "nginx.out"))
-        return LocalEdge(SITE, settings.http_port, settings.https_port)
+        return LocalEdge(SITE, settings.http_port, settings.https_port, settings.webroot)
 
     yield start
     for service in started:

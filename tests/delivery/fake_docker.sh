@@ -2,7 +2,8 @@
 # A stand-in `docker` for tests/delivery/test_deploy_script.py: there is no Docker engine here.
 # It keeps "containers" as files in $FAKE_STATE, logs every call to $FAKE_STATE/calls, and runs
 # `wapang check-config` for real (the local package) against the --env-file it is given.
-# Failure knobs: FAKE_UNHEALTHY_TAG, FAKE_VERIFY_FAIL_TAG, FAKE_MIGRATE_FAIL.
+# Failure knobs: FAKE_UNHEALTHY_TAG, FAKE_VERIFY_FAIL_TAG, FAKE_MIGRATE_FAIL,
+# FAKE_UNSAFE_MIGRATION (check-migrations' finding); FAKE_PENDING: pending revisions.
 set -euo pipefail
 state="${FAKE_STATE:?}"
 mkdir -p "$state/containers"
@@ -44,6 +45,14 @@ compose() {
                     fi
                     ;;
                 *" wapang verify "*) echo "fake docker: verify without --cleanup" >&2; exit 2 ;;
+                *" wapang db check-migrations"*)
+                    if [ -n "${FAKE_UNSAFE_MIGRATION:-}" ]; then
+                        echo "UNSAFE ${FAKE_UNSAFE_MIGRATION}"
+                        exit 1
+                    fi
+                    echo "${FAKE_PENDING:-0} pending revision(s), none breaks the serving release"
+                    ;;
+                *" wapang db backup"*) echo "backup /var/lib/wapang/backups/fake.sql.gz" ;;
                 *) [ -z "${FAKE_MIGRATE_FAIL:-}" ] || { echo "migration error" >&2; exit 1; } ;;
             esac
             ;;
@@ -112,10 +121,17 @@ remove() {
 
 case "$1" in
     compose) shift; compose "$@" ;;
-    pull) ;;
+    pull) printf '%s\n' "${*: -1}" >> "$state/images" ;;
     run) shift; run "$@" ;;
     inspect) shift; inspect "$@" ;;
-    image) echo "edge-v1" ;;
+    image)
+        case "$2" in
+            ls) sort -u "$state/images" 2>/dev/null || true ;;
+            rm) grep -vxF "$3" "$state/images" > "$state/images.tmp" || true
+                mv "$state/images.tmp" "$state/images" ;;
+            *) echo "edge-v1" ;;
+        esac
+        ;;
     stop) ;;
     rm) shift; remove "$@" ;;
     logs) ;;

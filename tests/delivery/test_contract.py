@@ -226,7 +226,9 @@ def test_cd_writes_env_privately_and_ships_it_with_the_bundle() -> None:
 def test_cd_needs_ci_and_never_cancels_a_deploy() -> None:
     cd = load_yaml(CD)
     assert cd["jobs"]["ci"]["uses"] == "./.github/workflows/ci.yml"
-    assert cd["jobs"]["images"]["needs"] == "ci"
+    # The images are pushed only after CI and the stack tests on the runner (tests/stack).
+    assert cd["jobs"]["images"]["needs"] == ["ci", "stack"]
+    assert cd["jobs"]["stack"]["needs"] == "ci"
     assert cd["jobs"]["deploy"]["needs"] == "images"
     assert cd["concurrency"]["cancel-in-progress"] is False
 

@@ -236,3 +236,128 @@ def test_manual_rollback_returns_to_the_previous_release(host: Host) -> None:
     assert result.returncode == 0, result.stderr
     assert host.running() == ["sha1"]
     assert host.current_tag() == "sha1"
+
+
+def test_a_selfhost_deploy_starts_the_backup_service_at_the_new_release(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    assert host.running("backup") == ["sha1"]
+    deployed(host, "sha2")
+    assert host.running("backup") == ["sha2"]
+    calls = host.calls().splitlines()
+    assert _index(calls, "run --rm --no-deps -T app wapang verify") < _index(
+        calls, "up -d --no-deps backup"
+    )
+
+
+def test_an_rds_deploy_runs_no_backup_service(host: Host) -> None:
+    deployed(host, "sha1")
+    assert host.running("backup") == []
+
+
+def test_an_unsafe_migration_is_refused_before_anything_is_migrated(host: Host) -> None:
+    deployed(host, "sha1")
+    calls_before = len(host.calls())
+    unsafe = "r9: drops column orders.legacy"
+    result = host.deploy("sha2", host.incoming(), FAKE_UNSAFE_MIGRATION=unsafe)
+    assert result.returncode != 0
+    assert f"UNSAFE {unsafe}" in result.stderr
+    assert "check-migrations refused the pending migrations" in result.stderr
+    assert "run --rm migrate" not in host.calls()[calls_before:].replace("-T migrate wapang", "")
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+
+
+def test_a_pending_migration_on_selfhost_is_backed_up_first(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    result = host.deploy("sha2", host.incoming(), FAKE_PENDING="1")
+    assert result.returncode == 0, result.stderr
+    calls = host.calls().splitlines()
+    check = max(n for n, line in enumerate(calls) if "wapang db check-migrations" in line)
+    backup = max(n for n, line in enumerate(calls) if "backup wapang db backup" in line)
+    migrate = max(n for n, line in enumerate(calls) if line.endswith("run --rm migrate"))
+    assert check < backup < migrate
+    assert "backing up before migrating" in result.stderr
+
+
+def test_no_backup_when_nothing_is_pending(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+    deployed(host, "sha2")
+    assert "wapang db backup" not in host.calls()
+
+
+def run_kept_script(host: Host, *args: str, **knobs: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", str(host.deploy_dir / "deploy.sh"), *args, "--dir", str(host.deploy_dir)],
+        env=host.env | knobs,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def images(host: Host) -> set[str]:
+    path = host.state / "images"
+    return set(path.read_text().split()) if path.exists() else set()
+
+
+def test_releases_keeps_the_last_n_with_time_tag_and_outcome(host: Host) -> None:
+    for n in range(1, 5):
+        host.deploy(f"sha{n}", host.incoming(), KEEP_RELEASES="3")
+    failed = host.deploy("sha5", host.incoming(), KEEP_RELEASES="3", FAKE_VERIFY_FAIL_TAG="sha5")
+    assert failed.returncode != 0
+    listed = run_kept_script(host, "releases")
+    assert listed.returncode == 0, listed.stderr
+    rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+    assert [row[1:3] for row in rows] == [
+        ["sha4", "deployed"],
+        ["sha5", "failed"],
+        ["sha4", "rolled-back-to"],
+    ]
+    assert rows[-1][-1] == "(serving)"
+    assert all(row[0].endswith("Z") for row in rows)
+
+
+def test_prune_keeps_only_the_kept_releases_images(host: Host) -> None:
+    for n in range(1, 5):
+        deployed_with = host.deploy(f"sha{n}", host.incoming(), KEEP_RELEASES="2")
+        assert deployed_with.returncode == 0, deployed_with.stderr
+    tags = {image.rsplit(":", 1)[1] for image in images(host)}
+    assert tags == {"sha3", "sha4"}, "the serving and the previous release, nothing older"
+    assert "pruned ghcr.io/example/wapang-app:sha2" in deployed_with.stderr
+
+
+def test_rollback_to_a_kept_tag_drains_and_verifies(host: Host) -> None:
+    for n in range(1, 4):
+        deployed(host, f"sha{n}")
+    result = run_kept_script(host, "rollback", "sha1")
+    assert result.returncode == 0, result.stderr
+    assert host.running() == ["sha1"]
+    assert host.current_tag() == "sha1"
+    calls = host.calls()
+    last = calls[calls.rindex("pull --quiet ghcr.io/example/wapang-app:sha1") :]
+    assert "--no-recreate --scale app=2 app" in last  # beside the serving one, then drained
+    assert "wapang verify --cleanup" in last
+    refused = run_kept_script(host, "rollback", "sha9")
+    assert refused.returncode != 0
+    assert "sha9 is not a kept release" in refused.stderr
+    assert host.current_tag() == "sha1"
+
+
+def test_maintenance_sets_and_clears_the_flag_nginx_reads(host: Host) -> None:
+    deployed(host, "sha1")
+    nginx_before = host.running("nginx")
+    on = run_kept_script(host, "maintenance", "on")
+    assert on.returncode == 0, on.stderr
+    assert "exec -T certbot touch /var/www/certbot/wapang-maintenance" in host.calls()
+    off = run_kept_script(host, "maintenance", "off")
+    assert off.returncode == 0, off.stderr
+    assert "exec -T certbot rm -f /var/www/certbot/wapang-maintenance" in host.calls()
+    assert host.running("nginx") == nginx_before, "nginx is not recreated"
+    assert run_kept_script(host, "maintenance", "maybe").returncode == 64

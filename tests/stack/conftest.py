@@ -19,7 +19,7 @@ import pytest
 from harness.processes import Service, wait_for_port
 from tests.requirements import require_available
 from wapang.delivery.rehearse import standin_images
-from wapang.delivery.stack import ROOT, Build, Docker, build_images
+from wapang.delivery.stack import PEBBLE_IMAGE, ROOT, Build, Docker, build_images
 
 DOCKERD = shutil.which("dockerd")
 CLIENT = "/usr/bin/docker"  # Debian's: BuildKit without a buildx plugin
@@ -83,7 +83,11 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
         subprocess.run(
             ["iptables", "-I", "DOCKER-USER", "1", "-o", outward, "-j", "DROP"], check=True
         )
-        yield Engine(docker, root, standin_images(docker, timeout=600))
+        # STACK_BASE_IMAGES=pinned (the GitHub runner, which reaches the registries): the real
+        # pinned base images of the Dockerfiles and compose.yaml; otherwise local stand-ins.
+        pinned = os.environ.get("STACK_BASE_IMAGES") == "pinned"
+        base = {"PEBBLE_IMAGE": PEBBLE_IMAGE} if pinned else standin_images(docker, timeout=600)
+        yield Engine(docker, root, base)
     finally:
         daemon.stop(timeout=30)
         _clean_host_network()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -170,7 +172,7 @@ def host(engine: Engine, registry: str, tmp_path_factory: pytest.TempPathFactory
         HTTPS_PORT,
         MANAGEMENT_PORT,
         pebble_image=engine.base_images["PEBBLE_IMAGE"],
-        db_image=engine.base_images["DB_IMAGE"],
+        db_image=engine.base_images.get("DB_IMAGE"),  # None: compose.yaml's pinned MySQL
         project="wapang",  # compose.yaml's own name, as deploy.sh runs it
         # A budget of one production order per window: the volume-removal test needs one cycle.
         certbot_env={"BUDGET_MAX_ORDERS": str(BUDGET)},
@@ -290,6 +292,13 @@ def test_first_deploy_gets_a_certificate_from_pebble_and_passes_verify(host: Hos
     issued_at = datetime.fromisoformat(str(orders[0]["ts"]))
     host.figures["first_deploy_s"] = round(seconds, 1)
     host.figures["time_to_first_certificate_s"] = round((issued_at - started).total_seconds(), 1)
+    # /readyz may answer one 503 on a pooled connection the database restart closed (noted in
+    # the report of issue 20); it must be ready again within seconds.
+    with host.site.client() as client:
+        deadline = time.monotonic() + 30
+        while host.site.request(client, "GET", "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "/readyz stays 503 after the restore"
+            time.sleep(1)
     verified = host.verify_from_host()
     assert verified.returncode == 0, verified.stdout
     # The host holds no nginx configuration: only compose files, .env and deploy state.
@@ -595,3 +604,114 @@ def test_removing_the_certificate_volume_between_deploys_orders_no_more_than_the
     host.deploy("r2", VERIFY_TIMEOUT="30")
     seen |= _orders_seen(host, "r2")
     assert len(seen) <= BUDGET, f"{len(seen)} production orders for a budget of {BUDGET}"
+
+
+# ---- backups and restores (selfhost) ----------------------------------------------------------
+
+
+def _serving_tag(host: Host) -> str:
+    """The release serving; a run of this test alone (-k) deploys r1 first."""
+    current = host.rehearsal.deploy_dir / "current-tag"
+    if not current.exists():
+        release(host.engine, host.registry, "r1")
+        code, output, _ = host.deploy("r1")
+        assert code == 0, output
+    return current.read_text().strip()
+
+
+def _place_orders(host: Host, count: int) -> tuple[str, list[str]]:
+    """A buyer's `count` orders through the site; returns their token and the ids answered 201."""
+    site, password = host.site, secrets.token_hex(8)
+    with site.client() as client:
+
+        def account(role: str) -> dict[str, str]:
+            email = f"{role}+{secrets.token_hex(4)}@{DOMAIN}"
+            body = {"email": email, "password": password}
+            assert site.request(client, "POST", "/api/users", json=body).status_code == 201
+            tokens = site.request(client, "POST", "/api/auth/tokens", json=body)
+            return {"Authorization": f"Bearer {tokens.json()['access_token']}"}
+
+        seller, buyer = account("seller"), account("buyer")
+        store = site.request(
+            client,
+            "POST",
+            "/api/stores",
+            headers=seller,
+            json={
+                "store_name": f"backup{secrets.token_hex(3)}",
+                "address": "loopback",
+                "email": f"store+{secrets.token_hex(4)}@{DOMAIN}",
+                "phone_number": f"010-5678-{secrets.randbelow(9000) + 1000}",
+                "delivery_fee": 0,
+            },
+        )
+        assert store.status_code == 201, store.text
+        item = site.request(
+            client,
+            "POST",
+            "/api/items",
+            headers=seller,
+            json={"item_name": "와플", "price": 3000, "stock": 1000},
+        )
+        assert item.status_code == 201, item.text
+        ids = []
+        for _ in range(count):
+            order = {"items": [{"item_id": item.json()["id"], "quantity": 1}]}
+            placed = site.request(client, "POST", "/api/orders", headers=buyer, json=order)
+            assert placed.status_code == 201, placed.text
+            ids.append(str(placed.json()["order_id"]))
+    return buyer["Authorization"], ids
+
+
+def _orders_found(host: Host, authorization: str, ids: list[str]) -> list[str]:
+    with host.site.client() as client:
+        return [
+            order_id
+            for order_id in ids
+            if host.site.request(
+                client, "GET", f"/api/orders/{order_id}", headers={"Authorization": authorization}
+            ).status_code
+            == 200
+        ]
+
+
+def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
+    host: Host,
+) -> None:
+    tag = _serving_tag(host)
+    deadline = time.monotonic() + 120
+    while (
+        ".json"
+        not in host.compose(
+            tag, "exec", "-T", "backup", "ls", "/var/lib/wapang/backups", check=False
+        ).stdout
+    ):  # the service backs up at once on an empty volume
+        logs = host.compose(tag, "logs", "backup", check=False)
+        assert time.monotonic() < deadline, f"no scheduled backup: {logs.stdout}{logs.stderr}"
+        time.sleep(2)
+    buyer, before = _place_orders(host, 20)
+    taken = host.compose(tag, "run", "--rm", "-T", "backup", "wapang", "db", "backup")
+    backup_file = re.search(r"backup (\S+\.sql\.gz) ", taken.stdout)
+    assert backup_file, taken.stdout
+    assert f"release {tag}" in taken.stdout
+    later_buyer, after = _place_orders(host, 5)  # after the backup: the restore takes them away
+    started = time.monotonic()
+    host.compose(tag, "rm", "--stop", "--force", "db")
+    host.docker.run("volume", "rm", "wapang_db-data")
+    host.compose(tag, "up", "-d", "--wait", "db", check=True)  # an empty database again
+    restored = host.compose(
+        tag, "run", "--rm", "-T", "backup", "wapang", "db", "restore", "--yes", backup_file[1]
+    )
+    host.figures["restore_after_volume_loss_s"] = round(time.monotonic() - started, 1)
+    assert "restored" in restored.stdout, restored.stdout + restored.stderr
+    assert _orders_found(host, buyer, before) == before, "every order answered 201 is back"
+    assert _orders_found(host, later_buyer, after) == []
+    # /readyz may answer one 503 on a pooled connection the database restart closed (noted in
+    # the report of issue 20); it must be ready again within seconds.
+    with host.site.client() as client:
+        deadline = time.monotonic() + 30
+        while host.site.request(client, "GET", "/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "/readyz stays 503 after the restore"
+            time.sleep(1)
+    verified = host.verify_from_host()
+    assert verified.returncode == 0, verified.stdout

@@ -58,7 +58,12 @@ class DeliverySecret:
 
 
 # Production values CD writes itself: they are not choices a deployer should get wrong.
-PRODUCTION_VALUES = {"ENV": "prod", "DB_DIALECT": "mysql"}
+# BACKUP_DIR: where compose mounts the backups volume (the backup service and the app image).
+PRODUCTION_VALUES = {
+    "ENV": "prod",
+    "DB_DIALECT": "mysql",
+    "BACKUP_DIR": "/var/lib/wapang/backups",
+}
 
 # EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
 # its required fields plus these; the rest keep the defaults baked into the images.

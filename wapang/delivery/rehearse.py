@@ -25,9 +25,9 @@ from wapang.delivery.stack import (
     build_images,
     compose_args,
     compose_env,
-    docker_client,
     fetch_pebble_root,
     prepare_host,
+    prepared_docker,
     wait_for_issued_certificate,
     with_env,
 )
@@ -101,9 +101,10 @@ def rehearse_command(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the certificate.")] = 300,
 ) -> None:
     """Bring up the production stack locally with a throwaway CA, verify it, tear it down."""
-    docker = Docker(docker_client())
     work = directory or Path(tempfile.mkdtemp(prefix="wapang-rehearsal-"))
+    work.mkdir(parents=True, exist_ok=True)
     work.chmod(0o755)  # bind-mounted pebble files are read by the containers' own users
+    docker = _checked_docker(work, remove=directory is None)
     base = standin_images(docker) if standins else {}
     rehearsal = Rehearsal(
         work,
@@ -133,6 +134,20 @@ def rehearse_command(
             if directory is None:
                 shutil.rmtree(work, ignore_errors=True)
     raise typer.Exit(0 if ok else 1)
+
+
+def _checked_docker(work: Path, remove: bool) -> Docker:
+    """Before anything starts: the daemon, BuildKit and compose v2, or exit 1 naming the fixes."""
+    try:
+        docker, found = prepared_docker(work)
+    except StackError as error:
+        console.print(f"[bold red]FAIL[/bold red] {error}", highlight=False, soft_wrap=True)
+        if remove:
+            shutil.rmtree(work, ignore_errors=True)
+        raise typer.Exit(1) from None
+    for line in found:
+        console.print(f"prerequisite: {line}", highlight=False, soft_wrap=True)
+    return docker
 
 
 def _rehearse(

