@@ -19,6 +19,8 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_valid
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wapang.logs import LogFormat
+
 MIN_SECRET_BYTES = 32
 LOCAL_STATE_DIR = Path(".wapang")
 PLACEHOLDER_MARKERS = (
@@ -102,6 +104,9 @@ class Settings(BaseSettings):
     )
     SHORT_SESSION_LIFESPAN: int = Field(15, ge=1, description="access token lifetime, minutes")
     LONG_SESSION_LIFESPAN: int = Field(1440, ge=1, description="refresh token lifetime, minutes")
+    LOG_FORMAT: LogFormat | None = Field(
+        None, description="json | text: one JSON object per log line (default json when ENV=prod)"
+    )
 
     _generated_secrets: bool = PrivateAttr(False)
 
@@ -196,6 +201,12 @@ class Settings(BaseSettings):
         completed = self.model_copy(update=updates)
         completed._generated_secrets = "ACCESS_TOKEN_SECRET" in updates
         return completed
+
+    @property
+    def log_format(self) -> LogFormat:
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return LogFormat.JSON if self.ENV is Environment.PROD else LogFormat.TEXT
 
     @property
     def missing_secrets(self) -> bool:

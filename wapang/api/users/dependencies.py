@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
 from wapang.api.auth.tokens import TokenKind
+from wapang.api.request_context import remember_user
 from wapang.api.users.models import User
 from wapang.db.base import is_canonical_id
 
@@ -36,7 +37,9 @@ _USER_BY_ID = select(User).where(User.id == bindparam("user_id"))
 class SignedInUser(Authentication[User]):
     async def identify(self, request: Request, session: AsyncSession, token: str) -> User:
         claims = token_service(request).decode(token, TokenKind.ACCESS)
-        return await user_named(session, claims.subject)
+        user = await user_named(session, claims.subject)
+        remember_user(request, user.id)
+        return user
 
 
 class SignedInUserOrAnonymous(Authentication[User | None]):
