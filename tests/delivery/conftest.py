@@ -97,6 +97,7 @@ class LocalEdge:
     host: str
     http_port: int
     https_port: int
+    prefix: Path | None = None  # nginx's (logs/access.log, logs/error.log) when we started it
 
     @property
     def url(self) -> str:
@@ -161,7 +162,7 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
         )
         started.append(service)
         wait_for_port(settings.https_port, service.process, "nginx")
-        return LocalEdge(SITE, settings.http_port, settings.https_port)
+        return LocalEdge(SITE, settings.http_port, settings.https_port, prefix)
 
     yield start
     for service in started:
