@@ -108,6 +108,9 @@ def logging_config(log_format: LogFormat, level: str = "INFO") -> dict[str, Any]
             "uvicorn.error": {"handlers": [], "level": level, "propagate": True},
             "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
             "alembic.runtime.plugins": {"level": "WARNING"},  # a line per plugin at each start
+            # httpx logs each request's full URL at INFO: the alert webhook's URL is a secret.
+            "httpx": {"level": "WARNING"},
+            "httpcore": {"level": "WARNING"},
         },
     }
 

@@ -61,7 +61,7 @@ PRODUCTION_VALUES = {"ENV": "prod", "DB_DIALECT": "mysql"}
 
 # EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
 # its required fields plus these; the rest keep the defaults baked into the images.
-EDGE_PRODUCTION_FIELDS = ("domains", "cert_email")
+EDGE_PRODUCTION_FIELDS = ("domains", "cert_email", "alert_webhook_url")
 
 DELIVERY_SECRETS = (
     DeliverySecret("DEPLOY_HOST", "public DNS name or IP of the EC2 instance (SSH target)", True),
