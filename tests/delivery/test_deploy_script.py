@@ -3,14 +3,18 @@ steps, the lock, and that every failure leaves or puts the previous release back
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -236,3 +240,48 @@ def test_manual_rollback_returns_to_the_previous_release(host: Host) -> None:
     assert result.returncode == 0, result.stderr
     assert host.running() == ["sha1"]
     assert host.current_tag() == "sha1"
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A local webhook receiver: refuses the first delivery (the retry must follow)."""
+
+    bodies: ClassVar[list[dict[str, object]]] = []
+    attempts: ClassVar[list[int]] = [0]
+
+    def do_POST(self) -> None:
+        self.attempts[0] += 1
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.attempts[0] == 1:
+            self.send_response(503)
+        else:
+            self.bodies.append(json.loads(body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_rollback_is_pushed_to_the_alert_webhook_without_printing_its_url(host: Host) -> None:
+    require(shutil.which("curl") is not None, "curl")
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hooks/secret-token-xyz"
+    try:
+        deployed(host, "sha1")
+        incoming = host.incoming(ALERT_WEBHOOK_URL=url)
+        result = host.deploy("sha2", incoming, FAKE_VERIFY_FAIL_TAG="sha2")
+        assert result.returncode != 0
+        assert "ROLLBACK to sha1" in result.stderr
+        deadline = time.monotonic() + 30
+        while not _Receiver.bodies and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+    assert _Receiver.attempts[0] >= 2  # refused once, delivered on the retry
+    body = _Receiver.bodies[0]
+    assert "rolled back: sha1 serves again" in str(body["text"])
+    assert "verify" in str(body["text"])  # why it failed
+    assert body["source"] == "deploy"
+    assert body["tag"] == "sha2"
+    assert "secret-token" not in result.stderr + result.stdout
