@@ -293,6 +293,7 @@ failure_note() { cat "${FAILURE_NOTE:-/dev/null}" 2>/dev/null || true; }
 on_exit() {
     local status=$?
     if [ "$status" -ne 0 ]; then
+        set_state last-deploy "failed $TAG $(date -u +%Y-%m-%dT%H:%M:%SZ): $(failure_note)" || true
         rollback
         if ! $ROLLED; then # nothing was switched: nothing rolled back, still worth a message
             alert "deploy of ${TAG:-a release} failed before the switch: $(failure_note)"
@@ -319,6 +320,7 @@ deploy() {
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"
+    set_state last-deploy "ok $TAG $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     trap - EXIT INT TERM HUP
     # Kept on the host for `deploy.sh --rollback` by hand (the incoming directory is removed).
     if ! [ "$0" -ef "$DEPLOY_DIR/deploy.sh" ]; then

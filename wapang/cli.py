@@ -17,6 +17,7 @@ from wapang.config import Dialect, write_development_secrets
 from wapang.console import load_settings_or_exit
 from wapang.delivery.cli import config_app
 from wapang.delivery.rehearse import rehearse_command
+from wapang.delivery.status import status_command
 from wapang.delivery.verify import verify_command
 from wapang.edge.cli import app as certs_app
 from wapang.logs import configure_logging, logging_config
@@ -34,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.command("verify")(verify_command)
 app.command("rehearse")(rehearse_command)
+app.command("status")(status_command)
 
 console = Console()
 

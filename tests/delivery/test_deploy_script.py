@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -285,3 +285,52 @@ def test_a_rollback_is_pushed_to_the_alert_webhook_without_printing_its_url(host
     assert body["source"] == "deploy"
     assert body["tag"] == "sha2"
     assert "secret-token" not in result.stderr + result.stdout
+
+
+def host_status(host: Host, **knobs: str) -> tuple[int, dict[str, Any]]:
+    edge = host.root / "edge"
+    env = host.env | {
+        "DOMAINS": "shop.wapang.example",
+        "CERTBOT_CONFIG_DIR": str(edge / "letsencrypt"),
+        "LEDGER_DIR": str(edge / "ledger"),
+        "EDGE_STATE_DIR": str(edge / "state"),
+        "COLUMNS": "200",
+        **knobs,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "wapang.cli", "status", "--dir", str(host.deploy_dir), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, report
+
+
+def test_status_shows_the_releases_the_last_deploy_and_each_problem(host: Host) -> None:
+    deployed(host, "sha1")
+    deployed(host, "sha2")
+    code, report = host_status(host)
+    assert report["release"] == "sha2"
+    assert report["previous_release"] == "sha1"
+    assert report["last_deploy"].startswith("ok sha2 ")
+    assert report["ready"] is True
+    # No certificate in this host's (empty) edge directories: the certificate manager says so.
+    assert report["certificate"]["names"] == ["shop.wapang.example"]
+    assert code == 1
+    assert report["healthy"] is False
+    assert [p for p in report["problems"] if "certificate is unhealthy" in p]
+
+    failed = host.deploy("sha3", host.incoming(), FAKE_VERIFY_FAIL_TAG="sha3")
+    assert failed.returncode != 0
+    code, report = host_status(host, FAKE_APP_NOT_READY="1")
+    assert code == 1
+    assert report["release"] == "sha2"  # rolled back
+    assert report["last_deploy"].startswith("failed sha3 ")
+    assert "verify" in report["last_deploy"]
+    assert report["ready"] is False
+    problems = " | ".join(report["problems"])
+    assert "the last deploy failed" in problems
+    assert "not ready" in problems
