@@ -36,7 +36,24 @@ SWITCHED=false # true once the host's .env/compose.yaml were replaced: failures 
 ROLLED=false   # true once a healthy new app was let in (edge, switch): failures start the old tag
 
 log() { printf '%s deploy: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >&2; }
-die() { log "FAILED: $*"; exit 1; }
+die() { log "FAILED: $*"; printf '%s\n' "$*" > "${FAILURE_NOTE:-/dev/null}" 2>/dev/null || true; exit 1; }
+
+# alert MESSAGE: a JSON POST to ALERT_WEBHOOK_URL (from .env) when it is set; Slack-compatible
+# ("text") and plain ("source", "reasons", "tag"). In the background, retried by curl, never
+# holding up or failing the deploy; the URL is a secret: never printed, curl kept silent.
+alert() {
+    local url message
+    url=$(sed -n 's/^ALERT_WEBHOOK_URL=//p' "$DEPLOY_DIR/.env" "${INCOMING:-/nonexistent}/.env" 2>/dev/null | head -n 1 || true)
+    url=${url#[\"\']} url=${url%[\"\']}
+    [ -n "$url" ] || return 0
+    command -v curl >/dev/null || { log "alert not sent: curl is not installed"; return 0; }
+    message=$(printf '%s' "$1" | tr '"\\\n' "'/ ")
+    setsid curl -fsS -o /dev/null --max-time 10 --retry 3 --retry-all-errors --retry-delay 2 \
+        -H 'Content-Type: application/json' \
+        --data "{\"text\":\"wapang deploy: $message\",\"source\":\"deploy\",\"reasons\":[\"$message\"],\"tag\":\"${TAG:-}\"}" \
+        "$url" </dev/null >/dev/null 2>&1 &
+    log "alert sent to ALERT_WEBHOOK_URL"
+}
 
 usage() {
     sed -n '5,8p' "$0" >&2
@@ -337,20 +354,36 @@ rollback() {
     fi
     if [ -z "$PREVIOUS_TAG" ]; then
         log "ROLLBACK impossible: this was the first deploy, nothing older to return to"
+        alert "first deploy of ${TAG:-a release} failed after the switch ($(failure_note)); nothing older to return to"
         return
     fi
     log "ROLLBACK to $PREVIOUS_TAG"
-    (roll_app "$PREVIOUS_TAG") || { log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"; return; }
+    (roll_app "$PREVIOUS_TAG") || {
+        log "ROLLBACK FAILED: inspect with: docker compose -f $DEPLOY_DIR/compose.yaml ps"
+        alert "deploy of ${TAG:-a release} failed ($(failure_note)) and the ROLLBACK to $PREVIOUS_TAG FAILED: inspect the host"
+        return
+    }
     set_state current-tag "$PREVIOUS_TAG"
     record_release "$PREVIOUS_TAG" rolled-back-to
     log "rolled back: $PREVIOUS_TAG serves again (migrations are not reverted)"
+    if [ -n "${TAG:-}" ]; then
+        alert "deploy of $TAG failed ($(failure_note)); rolled back: $PREVIOUS_TAG serves again"
+    else
+        alert "rolled back by hand (deploy.sh --rollback): $PREVIOUS_TAG serves again"
+    fi
 }
+
+failure_note() { cat "${FAILURE_NOTE:-/dev/null}" 2>/dev/null || true; }
 
 on_exit() {
     local status=$?
     if [ "$status" -ne 0 ]; then
         [ -z "$TAG" ] || record_release "$TAG" failed
+        set_state last-deploy "failed $TAG $(date -u +%Y-%m-%dT%H:%M:%SZ): $(failure_note)" || true
         rollback
+        if ! $ROLLED; then # nothing was switched: nothing rolled back, still worth a message
+            alert "deploy of ${TAG:-a release} failed before the switch: $(failure_note)"
+        fi
     fi
     exit "$status"
 }
@@ -360,6 +393,8 @@ on_exit() {
 deploy() {
     take_lock
     PREVIOUS_TAG=$(state current-tag)
+    FAILURE_NOTE="$DEPLOY_DIR/last-failure"
+    rm -f "$FAILURE_NOTE"
     trap on_exit EXIT
     trap 'exit 130' INT TERM HUP # the SSH session died: still roll back, never half-switch
     log "deploying $TAG (previous: ${PREVIOUS_TAG:-none})"
@@ -373,6 +408,7 @@ deploy() {
     start_backups "$TAG"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"
+    set_state last-deploy "ok $TAG $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     trap - EXIT INT TERM HUP
     record_release "$TAG" deployed
     prune_images

@@ -13,6 +13,7 @@ import httpx
 
 from harness.apps import WAPANG, clean_env
 from harness.processes import LOOPBACK, Service, free_port
+from wapang.config import Settings
 
 
 @dataclass

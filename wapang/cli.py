@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -14,8 +17,14 @@ from wapang.config import Dialect, write_development_secrets
 from wapang.console import load_settings_or_exit
 from wapang.delivery.cli import config_app
 from wapang.delivery.rehearse import rehearse_command
+from wapang.delivery.status import status_command
 from wapang.delivery.verify import verify_command
 from wapang.edge.cli import app as certs_app
+from wapang.logs import configure_logging, logging_config
+
+MULTIPROCESS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # wapang.metrics reads it at import
+WORKER_STARTUP_SECONDS = 30
+logger = logging.getLogger("wapang")
 
 app = typer.Typer(
     help="wapang: the commerce API, its HTTPS edge and its delivery tools.", no_args_is_help=True
@@ -26,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.command("verify")(verify_command)
 app.command("rehearse")(rehearse_command)
+app.command("status")(status_command)
 
 console = Console()
 
@@ -135,32 +145,58 @@ def serve(
     env_file: EnvFile = None,
 ) -> None:
     """Run the API with uvicorn. On the SQLite default the schema is migrated first."""
+    settings = load_settings_or_exit(env_file)
+    configure_logging(settings.log_format)
+    metrics_dir = _fresh_metrics_directory()  # for the worker processes (metrics.py)
     import uvicorn
 
     from wapang.db.migrate import upgrade
 
-    settings = load_settings_or_exit(env_file)
     if settings.missing_secrets:  # a local run: production refuses to load without them
         write_development_secrets()
         settings = load_settings_or_exit(env_file)
     if settings.DB_DIALECT is Dialect.SQLITE:
         upgrade(settings)
-    for name, value in settings.summary().items():
-        console.print(f"{name}: {value}")
-    if settings.uses_generated_secrets:
-        console.print(
-            "[yellow]Running locally with generated development secrets (in .wapang/).[/yellow]"
-        )
-    logging.basicConfig(level=logging.INFO)
-    uvicorn.run(
-        "wapang.api.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        env_file=str(env_file) if env_file else None,
+    logger.info(
+        "wapang serve on %s:%s, %s worker(s)",
+        host,
+        port,
+        workers,
+        extra={"settings": settings.summary()},
     )
+    if settings.uses_generated_secrets:
+        logger.warning("running locally with generated development secrets (in .wapang/)")
+    try:
+        uvicorn.run(
+            "wapang.api.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            env_file=str(env_file) if env_file else None,
+            log_config=logging_config(settings.log_format),
+            access_log=False,  # the app logs each request itself (api/middleware.py)
+            # A worker answers the supervisor's ping only once it has imported the app: on two
+            # busy cores that takes over uvicorn's 5 s, and every worker was killed in a loop.
+            timeout_worker_healthcheck=WORKER_STARTUP_SECONDS,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _fresh_metrics_directory() -> Path:
+    """PROMETHEUS_MULTIPROC_DIR for the workers: the given one emptied, or a new one. Files a
+    previous run left would otherwise be summed into this run's counters."""
+    given = os.environ.get(MULTIPROCESS_DIR_VARIABLE)
+    if given:
+        directory = Path(given)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="wapang-metrics-"))
+        os.environ[MULTIPROCESS_DIR_VARIABLE] = str(directory)
+    return directory
 
 
 if __name__ == "__main__":

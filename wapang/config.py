@@ -20,6 +20,8 @@ from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_valid
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from wapang.logs import LogFormat
+
 MIN_SECRET_BYTES = 32
 MAX_PROD_ACCESS_MINUTES = 60
 MAX_PROD_SESSION_MINUTES = 90 * 24 * 60
@@ -190,6 +192,9 @@ class Settings(BaseSettings):
     BACKUP_S3_SECRET_ACCESS_KEY: SecretStr | None = Field(
         None, description="secret access key for the off-host bucket"
     )
+    LOG_FORMAT: LogFormat | None = Field(
+        None, description="json | text: one JSON object per log line (default json when ENV=prod)"
+    )
 
     _generated_secrets: bool = PrivateAttr(False)
 
@@ -351,6 +356,12 @@ class Settings(BaseSettings):
         completed = self.model_copy(update=updates)
         completed._generated_secrets = "ACCESS_TOKEN_SECRET" in updates
         return completed
+
+    @property
+    def log_format(self) -> LogFormat:
+        if self.LOG_FORMAT is not None:
+            return self.LOG_FORMAT
+        return LogFormat.JSON if self.ENV is Environment.PROD else LogFormat.TEXT
 
     @property
     def missing_secrets(self) -> bool:

@@ -264,7 +264,7 @@ def forge_token(
 
     import jwt
 
-    from tests.databases import TEST_SECRETS
+    from tests.examples import TEST_SECRETS
     from wapang.api.auth.tokens import key_id
 
     kind = "refresh" if secret == TEST_SECRETS["REFRESH_TOKEN_SECRET"] else "access"

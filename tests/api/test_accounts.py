@@ -32,8 +32,9 @@ from tests.api.shop import (
     sign_up,
     token_claims,
 )
-from tests.databases import TEST_SECRETS, mariadb_available, mariadb_database, mariadb_settings
-from tests.requirements import require
+from tests.databases import mariadb_available, mariadb_database, mariadb_settings
+from tests.examples import TEST_SECRETS
+from tests.requirements import require_available
 from tests.servers import Server, wapang_server
 from wapang.db.migrate import upgrade
 
@@ -153,7 +154,7 @@ def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tupl
         if backend == "sqlite":
             env = server_env(backend, tmp_path, "")
         else:
-            require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+            require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
             name = stack.enter_context(mariadb_database())
             upgrade(mariadb_settings(name))
             env = server_env(backend, tmp_path, name)

@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, text
 
 from tests.api.shop import app_settings, execute, fetch, open_shop, sign_up
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.api.models import Base
 from wapang.config import Dialect, Settings
 from wapang.db.backup import Backup, Manifest, backup, copy_dump
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def backup_settings(http: httpx.AsyncClient, directory: Path, **more: Any) -> Settings:
     settings: Settings = app_settings(http)
     if settings.DB_DIALECT is Dialect.MYSQL:
-        require(shutil.which("mariadb-dump") is not None, "mariadb-dump (mariadb-client)")
+        require_available(shutil.which("mariadb-dump") is not None, "mariadb-dump (mariadb-client)")
     return settings.model_copy(update={"BACKUP_DIR": directory, **more})
 
 

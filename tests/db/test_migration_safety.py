@@ -9,8 +9,8 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from tests.databases import TEST_SECRETS
-from tests.servers import WAPANG, clean_env
+from harness.apps import WAPANG, clean_env
+from tests.examples import TEST_SECRETS
 from wapang.db.migration_safety import check_pending
 
 BASE = """

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from harness.processes import LOOPBACK, Service, free_port, wait_for_port
 from tests.databases import sqlite_settings
-from tests.requirements import require
-from tests.servers import LOOPBACK, Service, free_port, wait_for_port
+from tests.requirements import require_available
 from wapang.config import ConfigError, Settings
 from wapang.db.backup import BackupError, backup
 from wapang.db.migrate import upgrade
@@ -26,7 +26,7 @@ BUCKET = "wapang-backups"
 
 @pytest.fixture(scope="module")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    require(MOTO_SERVER.exists(), "moto's S3 server (moto[server], dev group)")
+    require_available(MOTO_SERVER.exists(), "moto's S3 server (moto[server], dev group)")
     port = free_port()
     log = tmp_path_factory.mktemp("s3") / "moto.log"
     server = Service.start("moto_server", [str(MOTO_SERVER), "-H", LOOPBACK, "-p", str(port)], log)

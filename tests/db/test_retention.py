@@ -8,8 +8,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.databases import TEST_SECRETS, sqlite_settings
-from tests.servers import WAPANG, Service, clean_env
+from harness.apps import WAPANG, clean_env
+from harness.processes import Service
+from tests.databases import sqlite_settings
+from tests.examples import TEST_SECRETS
 from wapang.db.backup import Manifest, backup, kept, manifests, prune
 from wapang.db.commands import seconds_until_due
 from wapang.db.migrate import upgrade

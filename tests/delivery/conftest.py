@@ -87,6 +87,7 @@ class LocalEdge:
     http_port: int
     https_port: int
     webroot: Path | None = None  # the shared webroot (ACME tokens, the maintenance flag)
+    prefix: Path | None = None  # nginx's (logs/access.log, logs/error.log) when we started it
 
     @property
     def url(self) -> str:
@@ -124,7 +125,9 @@ def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[
         settings = loopback_settings(base, SITE, upstream_port, nginx_template_dir=templates)
         settings.tls_dir.symlink_to(tls_dir)
         started.append(start_nginx(settings, base / "nginx.out"))
-        return LocalEdge(SITE, settings.http_port, settings.https_port, settings.webroot)
+        return LocalEdge(
+            SITE, settings.http_port, settings.https_port, settings.webroot, settings.nginx_prefix
+        )
 
     yield start
     for service in started:

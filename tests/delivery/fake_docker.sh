@@ -76,7 +76,14 @@ compose() {
                 fi
             done
             ;;
-        exec) ;;  # wapang-upstream in nginx: render, nginx -t, reload
+        exec) # wapang-upstream in nginx (render, nginx -t, reload); `wapang status`'s probes
+            case " $* " in
+                *" app python -c "*) [ -z "${FAKE_APP_NOT_READY:-}" ] || exit 1 ;;
+                *" certbot wapang certs status"*) # the real command, on the test's edge dirs
+                    shift 2
+                    exec "${FAKE_PYTHON:?}" -m wapang.cli "${@:2}" ;;
+            esac
+            ;;
         *) echo "fake docker compose: unsupported $command" >&2; exit 2 ;;
     esac
 }

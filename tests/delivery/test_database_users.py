@@ -23,12 +23,12 @@ from tests.databases import (
     MARIADB_PASSWORD,
     MARIADB_PORT,
     MARIADB_USER,
-    TEST_SECRETS,
     mariadb_available,
     mariadb_database,
     mariadb_settings,
 )
-from tests.requirements import require
+from tests.examples import TEST_SECRETS
+from tests.requirements import require_available
 from tests.servers import wapang_server
 from wapang.db.migrate import downgrade, upgrade
 
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 
 
-def _admin() -> pymysql.connections.Connection:  # type: ignore[type-arg]
+def _admin() -> pymysql.connections.Connection:
     return pymysql.connect(
         host=MARIADB_HOST, port=MARIADB_PORT, user=MARIADB_USER, password=MARIADB_PASSWORD,
         autocommit=True,
@@ -55,7 +55,7 @@ def _run_init_script(database: str, migration_user: str, app_user: str, password
     """Source it the way the MySQL image's entrypoint does, with its docker_process_sql (SQL as
     the server's administrator)."""
     client = shutil.which("mariadb") or shutil.which("mysql")
-    require(client is not None, "the mariadb client")
+    require_available(client is not None, "the mariadb client")
     admin = f'"{client}" -h {MARIADB_HOST} -P {MARIADB_PORT} -u {MARIADB_USER}'
     script = f'docker_process_sql() {{ {admin} "$@"; }}\n. "$1"'
     environment = {
@@ -78,7 +78,7 @@ def _run_init_script(database: str, migration_user: str, app_user: str, password
 def users() -> Iterator[tuple[str, str, str, str]]:
     """(database, migration user, app user, password): the migration user as the image makes
     MYSQL_USER (every right on the database), the app user by compose's init script."""
-    require(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
     suffix = secrets.token_hex(4)
     migration_user, app_user = f"ddl_{suffix}", f"app_{suffix}"
     password = secrets.token_urlsafe(12)

@@ -3,14 +3,18 @@ steps, the lock, and that every failure leaves or puts the previous release back
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -361,3 +365,97 @@ def test_maintenance_sets_and_clears_the_flag_nginx_reads(host: Host) -> None:
     assert "exec -T certbot rm -f /var/www/certbot/wapang-maintenance" in host.calls()
     assert host.running("nginx") == nginx_before, "nginx is not recreated"
     assert run_kept_script(host, "maintenance", "maybe").returncode == 64
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A local webhook receiver: refuses the first delivery (the retry must follow)."""
+
+    bodies: ClassVar[list[dict[str, object]]] = []
+    attempts: ClassVar[list[int]] = [0]
+
+    def do_POST(self) -> None:
+        self.attempts[0] += 1
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if self.attempts[0] == 1:
+            self.send_response(503)
+        else:
+            self.bodies.append(json.loads(body))
+            self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_rollback_is_pushed_to_the_alert_webhook_without_printing_its_url(host: Host) -> None:
+    require_available(shutil.which("curl") is not None, "curl")
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/hooks/secret-token-xyz"
+    try:
+        deployed(host, "sha1")
+        incoming = host.incoming(ALERT_WEBHOOK_URL=url)
+        result = host.deploy("sha2", incoming, FAKE_VERIFY_FAIL_TAG="sha2")
+        assert result.returncode != 0
+        assert "ROLLBACK to sha1" in result.stderr
+        deadline = time.monotonic() + 30
+        while not _Receiver.bodies and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+    assert _Receiver.attempts[0] >= 2  # refused once, delivered on the retry
+    body = _Receiver.bodies[0]
+    assert "rolled back: sha1 serves again" in str(body["text"])
+    assert "verify" in str(body["text"])  # why it failed
+    assert body["source"] == "deploy"
+    assert body["tag"] == "sha2"
+    assert "secret-token" not in result.stderr + result.stdout
+
+
+def host_status(host: Host, **knobs: str) -> tuple[int, dict[str, Any]]:
+    edge = host.root / "edge"
+    env = host.env | {
+        "DOMAINS": "shop.wapang.example",
+        "CERTBOT_CONFIG_DIR": str(edge / "letsencrypt"),
+        "LEDGER_DIR": str(edge / "ledger"),
+        "EDGE_STATE_DIR": str(edge / "state"),
+        "COLUMNS": "200",
+        **knobs,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "wapang.cli", "status", "--dir", str(host.deploy_dir), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(result.stdout)
+    return result.returncode, report
+
+
+def test_status_shows_the_releases_the_last_deploy_and_each_problem(host: Host) -> None:
+    deployed(host, "sha1")
+    deployed(host, "sha2")
+    code, report = host_status(host)
+    assert report["release"] == "sha2"
+    assert report["previous_release"] == "sha1"
+    assert report["last_deploy"].startswith("ok sha2 ")
+    assert report["ready"] is True
+    # No certificate in this host's (empty) edge directories: the certificate manager says so.
+    assert report["certificate"]["names"] == ["shop.wapang.example"]
+    assert code == 1
+    assert report["healthy"] is False
+    assert [p for p in report["problems"] if "certificate is unhealthy" in p]
+
+    failed = host.deploy("sha3", host.incoming(), FAKE_VERIFY_FAIL_TAG="sha3")
+    assert failed.returncode != 0
+    code, report = host_status(host, FAKE_APP_NOT_READY="1")
+    assert code == 1
+    assert report["release"] == "sha2"  # rolled back
+    assert report["last_deploy"].startswith("failed sha3 ")
+    assert "verify" in report["last_deploy"]
+    assert report["ready"] is False
+    problems = " | ".join(report["problems"])
+    assert "the last deploy failed" in problems
+    assert "not ready" in problems

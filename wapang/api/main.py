@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from wapang.api import health
 from wapang.api.auth import passwords
@@ -17,6 +19,7 @@ from wapang.api.items.router import router as items_router
 from wapang.api.middleware import (
     BodySizeLimit,
     RequestDeadline,
+    RequestTelemetry,
     ResponseHeaders,
     StripTrailingSlash,
 )
@@ -28,9 +31,11 @@ from wapang.api.stores.router import router as stores_router
 from wapang.api.users.router import router as users_router
 from wapang.config import ConfigError, Settings
 from wapang.db.sessions import Database
+from wapang.metrics import worker_exited
 
 logger = logging.getLogger("wapang")
 
+API_PREFIX = "/api"
 API_ROUTERS = (
     signin_router,
     users_router,
@@ -61,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.database.dispose()
+            worker_exited(os.getpid())
 
     app = FastAPI(
         title="wapang",
@@ -72,10 +78,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     register_error_handlers(app)
     app.include_router(health.router)
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix=API_PREFIX)
     app.add_middleware(RequestDeadline)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)
+    app.state.route_templates = _route_templates()
+    app.add_middleware(RequestTelemetry)  # inside ResponseHeaders: the request id is set
     app.add_middleware(ResponseHeaders)
     return app
 
@@ -92,6 +100,16 @@ def _remove_documentation(app: FastAPI) -> None:
     app.router.routes = [
         route for route in app.router.routes if getattr(route, "path", None) not in documentation
     ]
+
+
+def _route_templates() -> dict[int, str]:
+    """Each API route (by id) with its full path template, for the request log and metrics."""
+    return {
+        id(route): API_PREFIX + route.path
+        for router in API_ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute)
+    }
 
 
 def _load_settings() -> Settings:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
+from collections.abc import Mapping
 
 from fastapi import HTTPException
 from starlette.datastructures import Headers, MutableHeaders
@@ -16,8 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wapang.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
 from wapang.api.request_context import request_id
 from wapang.db.sessions import request_deadline
+from wapang.metrics import UNMATCHED_ROUTE, http_request_duration, http_requests
 
 logger = logging.getLogger("wapang")
+request_logger = logging.getLogger("wapang.request")
 
 _EDGE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The edge sets the same headers; the app sets them too so that a path without nginx (the
@@ -56,7 +60,8 @@ class StripTrailingSlash(HttpMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
         if len(path) > 1 and path.endswith("/"):
-            scope = dict(scope, path=path.rstrip("/") or "/")
+            # In place, not a copy: RequestTelemetry reads the route the router writes into it.
+            scope["path"] = path.rstrip("/") or "/"
             scope["raw_path"] = scope["path"].encode()
         await self.app(scope, receive, send)
 
@@ -146,3 +151,49 @@ class ResponseHeaders(HttpMiddleware):
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class RequestTelemetry(HttpMiddleware):
+    """One log line and the request metrics per request, after the answer: method, route
+    template (never the raw path: one series per route), status, duration, the signed-in user
+    when known and the client's address as the edge saw it (uvicorn's proxy headers)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500  # an exception that escapes is answered 500 by Starlette, outside
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            self.record(scope, status, time.perf_counter() - started)
+
+    @staticmethod
+    def record(scope: Scope, status: int, seconds: float) -> None:
+        route = scope.get("route")
+        templates: Mapping[int, str] = scope["app"].state.route_templates
+        template = templates.get(id(route)) or getattr(route, "path", UNMATCHED_ROUTE)
+        method: str = scope["method"]
+        http_requests.labels(method, template, str(status)).inc()
+        http_request_duration.labels(template).observe(seconds)
+        client = scope.get("client")
+        request_logger.info(
+            "%s %s %s",
+            method,
+            template,
+            status,
+            extra={
+                "method": method,
+                "route": template,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "user_id": scope.get("state", {}).get("user_id"),
+                "client": client[0] if client else None,
+            },
+        )

@@ -4,6 +4,7 @@ handed out in arrival order, and the ReadSession / WriteSession dependencies tha
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -76,11 +77,25 @@ class _SessionPool:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     turns: asyncio.Semaphore
+    in_use: Any  # the pool's children of the metrics, resolved once: labels() costs a lock
+    waited: Any
 
     @classmethod
-    def of(cls, engine: AsyncEngine, size: int, session_class: type[AsyncSession]) -> _SessionPool:
+    def of(
+        cls, engine: AsyncEngine, size: int, session_class: type[AsyncSession], name: str
+    ) -> _SessionPool:
+        # Imported here, not at the top: `wapang serve` imports this module before it sets the
+        # metrics directory its workers share (wapang/metrics.py).
+        from wapang.metrics import db_pool_in_use, db_pool_wait
+
         sessions = async_sessionmaker(engine, class_=session_class, expire_on_commit=False)
-        return cls(engine, sessions, asyncio.Semaphore(size))
+        return cls(
+            engine,
+            sessions,
+            asyncio.Semaphore(size),
+            db_pool_in_use.labels(name),
+            db_pool_wait.labels(name),
+        )
 
 
 class Database:
@@ -88,9 +103,9 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         size = settings.DB_POOL_SIZE
-        self._writes = _SessionPool.of(build_engine(settings), size, RetryingSession)
+        self._writes = _SessionPool.of(build_engine(settings), size, RetryingSession, "write")
         self._reads = _SessionPool.of(
-            build_engine(settings, reads_only=True), size, ReadOnlySession
+            build_engine(settings, reads_only=True), size, ReadOnlySession, "read"
         )
         self.engine = self._writes.engine
         self.sessions = self._writes.sessions
@@ -102,14 +117,19 @@ class Database:
         no connection frees up in DB_CONNECT_TIMEOUT seconds."""
         pool = self._reads if reads_only else self._writes
         if pool.turns.locked():  # only a wait needs a deadline: timers cost on every request
+            waiting_since = time.perf_counter()
             async with asyncio.timeout(self._turn_timeout):
                 await pool.turns.acquire()
+            pool.waited.observe(time.perf_counter() - waiting_since)
         else:
             await pool.turns.acquire()
+            pool.waited.observe(0)
+        pool.in_use.inc()
         try:
             async with pool.sessions() as session:
                 yield session
         finally:
+            pool.in_use.dec()
             pool.turns.release()
 
     async def ping(self) -> None:

@@ -67,7 +67,13 @@ PRODUCTION_VALUES = {
 
 # EdgeSettings is mostly knobs for tests (ports, paths, pebble URLs). A production host sets only
 # its required fields plus these; the rest keep the defaults baked into the images.
-EDGE_PRODUCTION_FIELDS = ("domains", "cert_email", "auth_rate_limit", "auth_rate_burst")
+EDGE_PRODUCTION_FIELDS = (
+    "domains",
+    "cert_email",
+    "auth_rate_limit",
+    "auth_rate_burst",
+    "alert_webhook_url",
+)
 # Read by nginx alone (its throttling); the others by the certificate manager too.
 NGINX_FIELDS = ("auth_rate_limit", "auth_rate_burst")
 

@@ -20,6 +20,7 @@ from wapang.edge.manager import Manager, Outcome
 from wapang.edge.nginx import render_templates, write_loopback_config
 from wapang.edge.settings import EdgeSettings, load_settings
 from wapang.edge.status import Status
+from wapang.logs import LogFormat, configure_logging
 
 app = typer.Typer(
     name="certs",
@@ -57,13 +58,17 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, log_format: LogFormat = LogFormat.TEXT) -> None:
+    if log_format is LogFormat.JSON:  # one JSON object per line for the log shipper
+        configure_logging(log_format, "DEBUG" if verbose else "INFO")
+        return
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(message)s",
         handlers=[RichHandler(console=console, show_path=False)],
         force=True,
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # logs URLs: the webhook's is secret
 
 
 def _when(moment: datetime | None) -> str:
@@ -147,17 +152,22 @@ def run(
     """The loop the certbot container runs: ensure, sleep, repeat. Never exits on errors:
     a pass that cannot run is logged with its reason and retried with backoff, while nginx
     keeps serving what it has."""
-    _setup_logging(verbose)
     settings = _settings()
+    _setup_logging(verbose, settings.log_format)
+    from wapang.edge.observe import PassObserver  # prometheus_client: only the loop needs it
+
+    observer = PassObserver(settings)
     every = interval if interval is not None else settings.loop_interval_seconds
     passes = errors_in_a_row = 0
     while max_passes is None or passes < max_passes:
         passes += 1
         outcome = _one_pass(settings)
+        observer.after_pass(outcome)
         errors_in_a_row = errors_in_a_row + 1 if outcome is None else 0
         if max_passes is not None and passes >= max_passes:
             break
         time.sleep(_sleep_for(outcome, every, errors_in_a_row, settings))
+    observer.finish()
 
 
 def _one_pass(settings: EdgeSettings) -> Outcome | None:
@@ -171,7 +181,8 @@ def _one_pass(settings: EdgeSettings) -> Outcome | None:
     except Exception as exc:  # the loop must outlive any single failure
         logger.error("pass failed: %s", _reason(exc), exc_info=logger.isEnabledFor(logging.DEBUG))
         return None
-    _print_outcome(outcome)
+    if settings.log_format is LogFormat.TEXT:  # with json, the pass's event says it (observe.py)
+        _print_outcome(outcome)
     return outcome
 
 

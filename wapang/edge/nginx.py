@@ -84,13 +84,13 @@ events {{ worker_connections 512; }}
 http {{
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
-    access_log {prefix}/logs/access.log;
     client_body_temp_path {prefix}/temp/body;
     proxy_temp_path       {prefix}/temp/proxy;
     fastcgi_temp_path     {prefix}/temp/fastcgi;
     uwsgi_temp_path       {prefix}/temp/uwsgi;
     scgi_temp_path        {prefix}/temp/scgi;
     include {conf_d}/*.conf;
+    access_log {prefix}/logs/access.log wapang_json;  # after the include that defines it
 }}
 """
 

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import (
     EmailStr,
     Field,
+    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -23,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from wapang.config import Settings, describe_validation_error
 from wapang.edge.errors import EdgeConfigError
+from wapang.logs import LogFormat
 
 LETSENCRYPT_PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 LETSENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -149,6 +151,18 @@ class EdgeSettings(BaseSettings):
     verify_host: str = "nginx"  # where the served certificate is checked: compose's service
     verify_port: int | None = None  # default: https_port
     verify_timeout_seconds: float = Field(default=10, gt=0)
+
+    # Observability (wapang/edge/observe.py): the loop's exporter, alerts, the log's format.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # compose: 9102
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description=(
+            "an https:// URL (e.g. a Slack incoming webhook) that gets a JSON POST when a "
+            "renewal pass fails, a certificate has under 14 days left, or a deploy rolls back; "
+            "or unset"
+        ),
+    )
+    log_format: LogFormat = LogFormat.TEXT  # compose: json
 
     budget_max_orders: int = Field(default=3, ge=1)
     budget_window_hours: float = Field(default=168, gt=0)

@@ -52,16 +52,16 @@ OLD_ACCESS = "o" * 40 + "Q7"
 
 
 def test_a_rotated_secret_keeps_earlier_tokens_valid_by_their_key_id() -> None:
-    earlier = SECRETS | {"ACCESS_TOKEN_SECRET": OLD_ACCESS}
+    earlier = TEST_SECRETS | {"ACCESS_TOKEN_SECRET": OLD_ACCESS}
     before = TokenService(Settings.load(env_file=None, **earlier))
     token = before.issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     rotated = Settings.load(
-        env_file=None, **SECRETS, ACCESS_TOKEN_SECRETS_PREVIOUS=f" {OLD_ACCESS} ,"
+        env_file=None, **TEST_SECRETS, ACCESS_TOKEN_SECRETS_PREVIOUS=f" {OLD_ACCESS} ,"
     )
 
     assert TokenService(rotated).decode(token, TokenKind.ACCESS).subject == "user-1"
     with pytest.raises(InvalidToken):  # once the old secret is dropped from the list
-        TokenService(Settings.load(env_file=None, **SECRETS)).decode(token, TokenKind.ACCESS)
+        TokenService(Settings.load(env_file=None, **TEST_SECRETS)).decode(token, TokenKind.ACCESS)
     # New tokens are signed with the current secret only.
     fresh = TokenService(rotated).issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     with pytest.raises(InvalidToken):
@@ -70,7 +70,7 @@ def test_a_rotated_secret_keeps_earlier_tokens_valid_by_their_key_id() -> None:
 
 @pytest.mark.parametrize("setting", ["TOKEN_ISSUER", "TOKEN_AUDIENCE"])
 def test_a_token_of_another_deployment_is_refused(setting: str) -> None:
-    other = TokenService(Settings.load(env_file=None, **SECRETS, **{setting: "elsewhere"}))
+    other = TokenService(Settings.load(env_file=None, **TEST_SECRETS, **{setting: "elsewhere"}))
     token = other.issue("user-1", TokenKind.ACCESS, 0, SignInSession.new())
     with pytest.raises(InvalidToken):
-        TokenService(Settings.load(env_file=None, **SECRETS)).decode(token, TokenKind.ACCESS)
+        TokenService(Settings.load(env_file=None, **TEST_SECRETS)).decode(token, TokenKind.ACCESS)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
 from wapang.api.auth.tokens import TokenClaims, TokenKind
+from wapang.api.request_context import remember_user
 from wapang.api.users.models import User
 from wapang.db.base import is_canonical_id
 
@@ -45,7 +46,9 @@ async def token_holder(session: AsyncSession, claims: TokenClaims) -> User:
 class SignedInUser(Authentication[User]):
     async def identify(self, request: Request, session: AsyncSession, token: str) -> User:
         claims = token_service(request).decode(token, TokenKind.ACCESS)
-        return await token_holder(session, claims)
+        user = await token_holder(session, claims)
+        remember_user(request, user.id)
+        return user
 
 
 class SignedInUserOrAnonymous(Authentication[User | None]):

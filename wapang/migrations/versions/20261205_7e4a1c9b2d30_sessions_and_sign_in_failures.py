@@ -5,7 +5,7 @@ stop matching), `revoked_sessions` (sign-ins whose refresh tokens were revoked a
 and `sign_in_failures` (failed sign-ins in a row per e-mail digest, shared by every worker).
 
 Revision ID: 7e4a1c9b2d30
-Revises: 5d2c8e1f4a7b
+Revises: 7c41e9a2d6b3
 Create Date: 2026-12-05 09:40:00
 """
 
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import mysql
 from wapang.db.base import UtcDateTime
 
 revision: str = "7e4a1c9b2d30"
-down_revision: str | None = "5d2c8e1f4a7b"
+down_revision: str | None = "7c41e9a2d6b3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

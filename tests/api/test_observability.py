@@ -1,0 +1,137 @@
+"""What an operator sees of the served API (`wapang serve --workers 2`, as deployed): with
+LOG_FORMAT=json every line the process writes is one JSON object (start-up, uvicorn's own
+messages, request lines, tracebacks), each request's line carries its id, route template,
+status, duration and user; `/metrics` sums both workers."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.mmap_dict import MmapedDict
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.api.conftest import serving
+from tests.api.shop import sign_up, unique_phone
+
+
+def json_lines(output: str) -> list[dict[str, Any]]:
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert lines
+    parsed = []
+    for line in lines:
+        try:
+            parsed.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise AssertionError(f"a line that is not JSON: {line!r}") from None
+    return parsed
+
+
+async def test_with_json_every_line_is_json_and_a_request_is_found_by_its_id(
+    tmp_path: Path,
+) -> None:
+    with serving("sqlite", tmp_path, LOG_FORMAT="json") as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+            shopper = await sign_up(http)
+            incoming = f"edge-{uuid.uuid4().hex}"
+            looked_up = await http.get(
+                f"/api/stores/{uuid.uuid4()}", headers={"X-Request-ID": incoming}
+            )
+            # A failure the error map has no contract error for: a traceback in the log.
+            with sqlite3.connect(tmp_path / "served.db") as database:
+                database.execute(
+                    "CREATE TRIGGER provoked BEFORE INSERT ON stores "
+                    "BEGIN SELECT RAISE(ABORT, 'provoked failure'); END"
+                )
+            failed = await shopper.request(
+                "POST",
+                "/api/stores",
+                json={
+                    "store_name": "provoked",
+                    "address": "서울시 관악구",
+                    "email": "provoked@example.com",
+                    "phone_number": unique_phone(),
+                    "delivery_fee": 3000,
+                },
+            )
+        output = server.stop()
+    assert looked_up.headers["X-Request-ID"] == incoming
+    assert failed.status_code == 500, failed.text
+    entries = json_lines(output)
+
+    loggers = {entry["logger"] for entry in entries}
+    assert {"wapang", "uvicorn.error", "wapang.request"} <= loggers, loggers
+    assert any(entry.get("settings") for entry in entries), "no start-up summary"
+    assert all({"time", "level", "message", "request_id"} <= entry.keys() for entry in entries)
+
+    request_line = next(e for e in entries if e.get("request_id") == incoming)
+    assert request_line["logger"] == "wapang.request"
+    assert request_line["route"] == "/api/stores/{store_id}"
+    assert request_line["method"] == "GET"
+    assert request_line["status"] == 404
+    assert request_line["client"] == "127.0.0.1"
+    assert isinstance(request_line["duration_ms"], float | int)
+
+    failure_id = failed.headers["X-Request-ID"]
+    about_failure = [e for e in entries if e["request_id"] == failure_id]
+    traceback = next(e for e in about_failure if "exception" in e)
+    assert "provoked failure" in traceback["exception"]
+    assert traceback["exception"].startswith("Traceback")
+    failed_line = next(e for e in about_failure if e["logger"] == "wapang.request")
+    assert failed_line["status"] == 500
+    assert failed_line["route"] == "/api/stores"
+    assert failed_line["user_id"] == shopper.id
+    assert not any(e["logger"] == "uvicorn.access" for e in entries), "uvicorn's access log is on"
+
+
+def scraped(text: str, name: str, **labels: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    raise AssertionError(f"no {name}{labels} in the scrape")
+
+
+def per_worker(directory: Path, route: str) -> dict[str, float]:
+    """http_requests_total for GET `route` 200, by worker pid, from the workers' own files."""
+    counts: dict[str, float] = {}
+    for path in directory.glob("counter_*.db"):
+        pid = path.stem.removeprefix("counter_")
+        for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
+            _, sample, labels, _ = json.loads(key)
+            wanted = {"method": "GET", "route": route, "status": "200"}
+            if sample == "http_requests_total" and labels == wanted:
+                counts[pid] = counts.get(pid, 0) + value
+    return counts
+
+
+def test_a_scrape_sums_both_workers(tmp_path: Path) -> None:
+    metrics_dir = tmp_path / "metrics"
+    with serving("sqlite", tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as server:
+        sent = sum(per_worker(metrics_dir, "/healthz").values())  # the wait for start-up
+        # New connections until both workers have answered some (the kernel spreads them).
+        while sent < 400 and (sent < 40 or len(per_worker(metrics_dir, "/healthz")) < 2):
+            with httpx.Client(base_url=server.base_url, timeout=10) as fresh:
+                assert fresh.get("/healthz").status_code == 200
+            sent += 1
+        workers = per_worker(metrics_dir, "/healthz")
+        assert httpx.get(f"{server.base_url}/api/stores/{uuid.uuid4()}").status_code == 404
+        scrapes = [httpx.get(f"{server.base_url}/metrics", timeout=10) for _ in range(4)]
+    assert len(workers) == 2, workers
+    assert sum(workers.values()) == sent
+    for scrape in scrapes:
+        assert scrape.status_code == 200
+        assert scrape.headers["content-type"].startswith("text/plain")
+        text = scrape.text
+        total = scraped(text, "http_requests_total", method="GET", route="/healthz", status="200")
+        assert total == sent, (total, sent, workers)
+        count = scraped(text, "http_request_duration_seconds_count", route="/healthz")
+        assert count == sent
+        assert scraped(text, "wapang_ready") == 1
+        assert scraped(text, "wapang_db_pool_wait_seconds_count", pool="read") >= 1
+        assert re.search(r"^wapang_db_pool_connections_in_use\{pool=\"read\"\} ", text, re.M)
