@@ -144,10 +144,15 @@ class Load:
     def items_stored(self) -> int:
         """The items the load's writes left in the database (its store's listing): equal to
         `result.created` when no answered write was lost and no resent one was stored twice."""
+        stored, page = 0, f"/api/stores/{self._store_id}/items?limit=500"
         with self.site.client() as client:
-            listed = self.site.request(client, "GET", f"/api/stores/{self._store_id}/items")
-        assert listed.status_code == 200, listed.text
-        return len(listed.json())
+            while page:  # the listing is paged (contract 14.3): follow rel="next" to the end
+                listed = self.site.request(client, "GET", page)
+                assert listed.status_code == 200, listed.text
+                stored += len(listed.json())
+                following = listed.links.get("next", {}).get("url")
+                page = httpx.URL(following).raw_path.decode() if following else ""
+        return stored
 
     def __enter__(self) -> Load:
         self._deadline = time.monotonic() + self.max_seconds
