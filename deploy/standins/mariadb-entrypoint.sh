@@ -22,7 +22,11 @@ SQL
         # shellcheck disable=SC1090 # the deployment's own init scripts
         . "$script"
     done
-    mariadb --socket=/run/mysqld/init.sock -e "ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_password';"
-    kill "$pid" && wait "$pid" || true
+    # SHUTDOWN from SQL, not kill: with every capability dropped but the few compose adds back,
+    # root may not signal the server running as mysql, and a second server would then start
+    # on the same data directory.
+    mariadb --socket=/run/mysqld/init.sock \
+        -e "ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_password'; SHUTDOWN;"
+    wait "$pid"
 fi
 exec mariadbd --user=mysql --bind-address=0.0.0.0

@@ -105,13 +105,15 @@ def _check_revision(settings: Settings, manifest: Manifest) -> None:
 
 
 def restore(settings: Settings, data: Path) -> Manifest:
-    """Replace the configured database's contents with the backup, then migrate it to head."""
+    """Replace the configured database's contents with the backup, then migrate it to head.
+    Dropping and creating tables is DDL: it runs as the migration user when one is configured
+    (the app's own user may only read and write rows)."""
     manifest = verified_manifest(settings, data)
     if settings.DB_DIALECT is Dialect.SQLITE:
         _restore_sqlite(data, Path(str(settings.DB_DATABASE)))
     else:
-        _drop_all_tables(settings)
-        _load_mysql(settings, data, str(settings.DB_DATABASE))
+        _drop_all_tables(settings.for_migrations())
+        _load_mysql(settings.for_migrations(), data, str(settings.DB_DATABASE))
     upgrade(settings)  # a backup of an older revision: this release's schema again
     return manifest
 
@@ -184,7 +186,9 @@ def _load_mysql(settings: Settings, data: Path, database: str) -> None:
 
 
 def check(settings: Settings, data: Path) -> CheckResult:
-    """Restore into a scratch database, compare with the manifest, drop the scratch."""
+    """Restore into a scratch database, compare with the manifest, drop the scratch (as the
+    migration user when one is configured: it creates and drops a database)."""
+    settings = settings.for_migrations()
     manifest = verified_manifest(settings, data)
     if settings.DB_DIALECT is Dialect.SQLITE:
         with tempfile.TemporaryDirectory(prefix="wapang-restore-check-") as work:
