@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,16 +112,27 @@ def per_worker(directory: Path, route: str) -> dict[str, float]:
     return counts
 
 
+def settled(read: Callable[[], dict[str, float]], expected: int) -> dict[str, float]:
+    """The counts once they reach `expected`: a request is counted just after its answer is sent."""
+    deadline = time.monotonic() + 5
+    counts = read()
+    while sum(counts.values()) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+        counts = read()
+    return counts
+
+
 def test_a_scrape_sums_both_workers(tmp_path: Path) -> None:
     metrics_dir = tmp_path / "metrics"
+    # /readyz, not /healthz: the start-up wait's requests are not counted in.
     with serving("sqlite", tmp_path, PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)) as server:
-        sent = sum(per_worker(metrics_dir, "/healthz").values())  # the wait for start-up
+        sent = 0
         # New connections until both workers have answered some (the kernel spreads them).
-        while sent < 400 and (sent < 40 or len(per_worker(metrics_dir, "/healthz")) < 2):
+        while sent < 400 and (sent < 40 or len(per_worker(metrics_dir, "/readyz")) < 2):
             with httpx.Client(base_url=server.base_url, timeout=10) as fresh:
-                assert fresh.get("/healthz").status_code == 200
+                assert fresh.get("/readyz").status_code == 200
             sent += 1
-        workers = per_worker(metrics_dir, "/healthz")
+        workers = settled(lambda: per_worker(metrics_dir, "/readyz"), sent)
         assert httpx.get(f"{server.base_url}/api/stores/{uuid.uuid4()}").status_code == 404
         scrapes = [httpx.get(f"{server.base_url}/metrics", timeout=10) for _ in range(4)]
     assert len(workers) == 2, workers
@@ -128,9 +141,9 @@ def test_a_scrape_sums_both_workers(tmp_path: Path) -> None:
         assert scrape.status_code == 200
         assert scrape.headers["content-type"].startswith("text/plain")
         text = scrape.text
-        total = scraped(text, "http_requests_total", method="GET", route="/healthz", status="200")
+        total = scraped(text, "http_requests_total", method="GET", route="/readyz", status="200")
         assert total == sent, (total, sent, workers)
-        count = scraped(text, "http_request_duration_seconds_count", route="/healthz")
+        count = scraped(text, "http_request_duration_seconds_count", route="/readyz")
         assert count == sent
         assert scraped(text, "wapang_ready") == 1
         assert scraped(text, "wapang_db_pool_wait_seconds_count", pool="read") >= 1
