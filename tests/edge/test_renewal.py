@@ -16,6 +16,8 @@ from cryptography import x509
 from harness.processes import LOOPBACK
 from wapang.edge.certbot import Certbot, renewal_param
 from wapang.edge.certificates import fetch_served_cert, load_cert
+from wapang.edge.context import Context
+from wapang.edge.decision import is_staging
 from wapang.edge.ledger import Ledger
 from wapang.edge.manager import Manager
 
@@ -146,7 +148,7 @@ def test_staging_certificate_under_production_is_replaced_once(
     assert result.ok, result.output
     staged = load_cert(s.live_dir / "cert.pem")
     assert staged is not None
-    assert Manager(s).is_staging(staged)
+    assert is_staging(Context(s), staged)
 
     first = Manager(s).ensure()
     second = Manager(s).ensure()
@@ -156,7 +158,7 @@ def test_staging_certificate_under_production_is_replaced_once(
     assert second.action == "nothing", second
     replaced = load_cert(s.live_dir / "cert.pem")
     assert replaced is not None
-    assert not Manager(s).is_staging(replaced)
+    assert not is_staging(Context(s), replaced)
     assert replaced.issuer == f"CN={rig.production.intermediate_cn}"
     orders = [e for e in Ledger(s.ledger_path).read().entries if e.kind == "order"]
     # the staging certificate certbot saved outside the manager is counted (not production),

@@ -16,8 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from wapang.edge.errors import EdgeConfigError, EdgeError
-from wapang.edge.manager import Manager, Outcome
+from wapang.edge.manager import Manager
 from wapang.edge.nginx import render_templates, write_loopback_config
+from wapang.edge.outcome import Outcome
 from wapang.edge.settings import EdgeSettings, load_settings
 from wapang.edge.status import Status
 from wapang.logs import LogFormat, configure_logging

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 import httpx
 from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
-from wapang.edge.manager import Manager, Outcome
+from wapang.edge.manager import Manager
+from wapang.edge.outcome import Outcome
 from wapang.edge.settings import EdgeSettings
 from wapang.edge.status import LOW_DAYS_LEFT, Status
 

@@ -210,7 +210,7 @@ def _writable_problem(directory: Path) -> str | None:
 
 def profile_problems(settings: EdgeSettings) -> list[dict[str, str]]:
     """CERT_PROFILE must be one both directories offer (asked of the CAs, not assumed)."""
-    from wapang.edge import ari  # acme: installed with the edge group only
+    from wapang.edge import ari_client  # acme: installed with the edge group only
 
     profile = settings.cert_profile
     if not profile:
@@ -221,7 +221,7 @@ def profile_problems(settings: EdgeSettings) -> list[dict[str, str]]:
         ("ACME_STAGING_SERVER", settings.acme_staging_server),
     ):
         try:
-            offered = ari.offered_profiles(ari.directory(settings, server))
+            offered = ari_client.offered_profiles(ari_client.directory(settings, server))
         except Exception as exc:  # reported, not raised
             problems.append({"name": "", "type": "ca", "detail": f"{label}: {exc}"})
             continue

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from wapang.edge.certificates import CertInfo, needs_order
+from wapang.edge.context import Context
+from wapang.edge.decision import is_staging, renewal_window
 from wapang.edge.errors import OrderRefused
 from wapang.edge.ledger import (
     LedgerEntry,
@@ -19,9 +21,7 @@ from wapang.edge.ledger import (
 )
 from wapang.edge.lineage import lineage_family
 from wapang.edge.nginx import served_serial
-
-if TYPE_CHECKING:
-    from wapang.edge.manager import Manager
+from wapang.edge.repairs import observed_orders, resolve_lineage
 
 LOW_DAYS_LEFT = 14
 LOW_FRACTION_LEFT = 1 / 6  # short-lived certificates: unhealthy when a sixth is left
@@ -92,13 +92,13 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def read_status(manager: Manager) -> Status:
-    settings, now, key = manager.settings, manager.clock(), manager.names_key
-    manager.resolve_lineage(repair=False)
-    entries = manager.ledger.read().entries
-    entries = sorted(entries + manager.observed_orders(entries), key=lambda e: e.ts)
-    cert = manager.current_cert()
-    staging = bool(cert and manager.is_staging(cert))
+def read_status(context: Context) -> Status:
+    settings, now, key = context.settings, context.clock(), context.names_key
+    resolve_lineage(context, repair=False)
+    entries = context.entries()
+    entries = sorted(entries + observed_orders(context, entries), key=lambda e: e.ts)
+    cert = context.current_cert()
+    staging = bool(cert and is_staging(context, cert))
     problems = cert_problems(cert, now)
     served_hex = None
     if cert:
@@ -112,15 +112,15 @@ def read_status(manager: Manager) -> Status:
         elif served != cert.serial:
             problems.append(
                 f"nginx serves serial {served_hex}, not {cert.serial_hex} from "
-                f"{manager.lineage.live_dir}: run `wapang certs ensure` to reload it"
+                f"{context.lineage.live_dir}: run `wapang certs ensure` to reload it"
             )
     recent = last_attempts(entries, key, 2)
     if len(recent) == 2 and not any(entry.ok for entry in recent):
         problems.append("the last two attempts failed")
     blocked_until, blocked_reason = None, None
-    window = manager.renewal_window(cert, online=False) if cert else None
+    window = renewal_window(context, cert, online=False) if cert else None
     try:
-        check_gates(entries, key, now, manager.limits, ari_renewal=window is not None)
+        check_gates(entries, key, now, context.limits, ari_renewal=window is not None)
     except OrderRefused as refused:
         blocked_until, blocked_reason = refused.until, str(refused)
     next_renewal = None
@@ -131,11 +131,11 @@ def read_status(manager: Manager) -> Status:
             next_renewal = blocked_until
     lost = history_lost_at(entries)
     last = last_attempts(entries, key, 1)
-    limits = manager.limits
+    limits = context.limits
     family = lineage_family(settings.certbot_config_dir, settings.lineage)
     return Status(
         names=settings.domains,
-        lineage=manager.lineage.name,
+        lineage=context.lineage.name,
         cert=cert,
         staging=staging,
         days_left=cert.days_left(now) if cert else None,
@@ -144,7 +144,7 @@ def read_status(manager: Manager) -> Status:
         budget_left=budget_left(entries, key, now, limits.max_orders, limits.window),
         blocked_until=blocked_until,
         blocked_reason=blocked_reason,
-        authenticator=manager.lineage.renewal_param("authenticator"),
+        authenticator=context.lineage.renewal_param("authenticator"),
         problems=problems,
         served_serial=served_hex,
         lineages=[lineage.name for lineage in family],
@@ -155,7 +155,7 @@ def read_status(manager: Manager) -> Status:
             f"history known since {lost:%Y-%m-%d %H:%M} UTC only (the ledger was lost; "
             "orders before that are counted only if their certificate is in archive/)"
         ),
-        ledger_paths=[str(path) for path in manager.ledger.paths],
+        ledger_paths=[str(path) for path in context.ledger.paths],
     )
 
 
