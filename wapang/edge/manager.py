@@ -55,14 +55,14 @@ class Manager:
 
     def ensure(self, force: bool = False) -> Outcome:
         context = self.context
-        check_directories(context.settings)
-        bootstrap(self.context.settings)
-        notes = reconcile_ledger(context)
+        check_directories(context.settings)  # 1. nginx can start
+        bootstrap(context.settings)
+        notes = reconcile_ledger(context)  # 2. repairs
         notes += resolve_lineage(context, repair=True)
         notes += repair_renewal_conf(context)
         entries = context.entries()
         cert = context.current_cert()
-        reason = order_reason(context, cert) or ("forced renewal" if force else None)
+        reason = order_reason(context, cert) or ("forced renewal" if force else None)  # 3.
         if reason is None:
             assert cert is not None
             outcome = sync_nginx(context, cert)
@@ -72,9 +72,9 @@ class Manager:
                 context.names_key,
                 reason,
             )
-            outcome = order(context, reason, entries, forced=True)
+            outcome = order(context, reason, entries, forced=True)  # 5. and 6.
         else:
-            outcome = self._order_if_allowed(reason, entries)
+            outcome = self._order_if_allowed(reason, entries)  # 4., then 5. and 6.
         outcome.notes[:0] = notes
         return outcome
 
