@@ -42,11 +42,17 @@ def loopback_settings(
 
 
 def start_nginx(settings: EdgeSettings, log: Path) -> Service:
-    """Write the loopback config under settings.nginx_prefix and run nginx in the foreground
-    until its HTTPS port is open; stopped gracefully (SIGQUIT), so the next one can take the
-    same ports at once."""
+    """Write the loopback config under settings.nginx_prefix (wapang/edge/nginx.py renders the
+    templates) and run it: see run_nginx."""
     assert settings.nginx_prefix is not None, "a loopback nginx needs its own prefix"
     write_loopback_config(settings, settings.nginx_prefix)
+    return run_nginx(settings, log)
+
+
+def run_nginx(settings: EdgeSettings, log: Path) -> Service:
+    """nginx in the foreground with the config settings name (`Nginx.serve_command()`), until
+    its HTTPS port is open; stopped gracefully (SIGQUIT), so the next one can take the same
+    ports at once."""
     service = Service.start(
         "nginx",
         Nginx(settings).serve_command(),

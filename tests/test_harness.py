@@ -30,6 +30,17 @@ def test_the_scrubber_keeps_the_shell_but_no_wapang_setting(settings_in_the_shel
     assert env["WAPANG_UNRELATED"] == "kept"  # PATH, HOME and the like pass through
 
 
+def test_the_scrubber_drops_edge_settings_in_any_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edge reads its settings case-insensitively: a budget or reload mode left in the shell
+    would change what a manager process started by a test decides."""
+    monkeypatch.setenv("BUDGET_MAX_ORDERS", "0")
+    monkeypatch.setenv("nginx_reload", "marker")
+    env = clean_env(DOMAINS="shop.wapang.example")
+    assert "BUDGET_MAX_ORDERS" not in env
+    assert "nginx_reload" not in env
+    assert env["DOMAINS"] == "shop.wapang.example"
+
+
 def test_the_bench_app_gets_its_own_settings_only(settings_in_the_shell: None) -> None:
     env = _app_env(Admin(), "bench-password", pool_size=None)
     assert "REQUEST_TIMEOUT" not in env

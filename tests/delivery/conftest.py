@@ -3,19 +3,17 @@ nginx instances rendered from the package's templates, on free loopback ports, s
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness.apps import clean_env
-from harness.binaries import which
+from harness.apps import clean_env, serve_app
 from harness.nginx import loopback_settings, private_dir, start_nginx
 from harness.processes import LOOPBACK, Service, free_port, wait_for_port
 from tests.examples import TEST_SECRETS
-from tests.requirements import require_available
+from tests.requirements import find_binaries
 from wapang.edge.nginx import TEMPLATE_DIR
 
 SITE = "shop.wapang.example"  # email_validator refuses .test addresses for the sign-up
@@ -31,16 +29,10 @@ class App:
 
 def start_app(root: Path, name: str, **environment: str) -> App:
     """`wapang serve` as deployed (uvicorn, proxy headers), with its own settings."""
-    port = free_port()
     env = clean_env(ENV="test", **TEST_SECRETS, **environment)
-    service = Service.start(
-        name,
-        [sys.executable, "-m", "wapang.cli", "serve", "--host", LOOPBACK, "--port", str(port)],
-        root / f"{name}.log",
-        env=env,
-    )
-    wait_for_port(port, service.process, name, timeout=30)
-    return App(port, service)
+    service = serve_app(name, root / f"{name}.log", env)
+    wait_for_port(service.port, service.process, name, timeout=30)
+    return App(service.port, service)
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +105,7 @@ EdgeStarter = Callable[..., LocalEdge]
 def start_edge(delivery_root: Path, request: pytest.FixtureRequest) -> Iterator[EdgeStarter]:
     """start_edge(tls_dir, upstream_port, hsts=True, replica_ports=()) -> nginx serving that
     certificate, proxying to the app on upstream_port (and to each replica port besides)."""
-    require_available(which("nginx") is not None, "nginx")
+    find_binaries("nginx")
     started: list[Service] = []
 
     def start(

@@ -5,7 +5,6 @@ loaded and the previous files are put back."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.binaries import which
-from harness.processes import LOOPBACK, Service, free_port, wait_for_port
-from tests.requirements import require_available
+from harness.nginx import loopback_settings, run_nginx
+from harness.processes import LOOPBACK, free_port
+from tests.requirements import find_binaries
 from wapang.delivery.pki import issue, make_authority
+from wapang.edge.nginx import Nginx
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT_D = ROOT / "deploy" / "nginx" / "entrypoint.d"
@@ -24,11 +24,13 @@ TEMPLATES = ROOT / "wapang" / "edge" / "nginx_templates"
 SWITCH = ENTRYPOINT_D / "wapang-upstream"
 
 
+SITE = "shop.wapang.example"
+
+
 @dataclass
 class Edge:
     prefix: Path
     env: dict[str, str]
-    nginx: list[str]
 
     @property
     def site(self) -> str:
@@ -47,33 +49,31 @@ class Edge:
 
 @pytest.fixture
 def edge(tmp_path: Path) -> Iterator[Edge]:
-    binary = which("nginx")
-    require_available(binary is not None, "nginx")
-    assert binary is not None
-    require_available(shutil.which("envsubst") is not None, "envsubst (gettext-base)")
-    prefix = tmp_path / "nginx"
-    for directory in ("conf.d", "logs", "webroot", "state/current"):
+    find_binaries("nginx", "envsubst")
+    prefix = tmp_path / "nginx"  # loopback_settings's; the main config is the image's, below
+    settings = loopback_settings(tmp_path, SITE, free_port(), nginx_conf=prefix / "nginx.conf")
+    for directory in ("conf.d", "logs"):
         (prefix / directory).mkdir(parents=True)
-    issue(make_authority("wapang test CA"), ["shop.wapang.example"], prefix / "state/current", 1)
+    issue(make_authority("wapang test CA"), [SITE], settings.tls_dir, 1)
+    # The image's main context (its stock nginx.conf) in miniature: the site comes from conf.d/,
+    # rendered below by the image's own entrypoint scripts, not by wapang/edge/nginx.py.
     (prefix / "nginx.conf").write_text(
         f"pid {prefix}/nginx.pid;\nerror_log stderr notice;\nevents {{}}\n"
         f"http {{ access_log off; include {prefix}/conf.d/*.conf; }}\n"
     )
-    nginx = [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
-    http_port, https_port = free_port(), free_port()
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "DOMAINS": "shop.wapang.example",
+        "DOMAINS": SITE,
         "LISTEN_ADDRESS": LOOPBACK,
-        "HTTP_PORT": str(http_port),
-        "HTTPS_PORT": str(https_port),
-        "UPSTREAM": f"{LOOPBACK}:{free_port()}",  # the container's steady state ("app:8000")
-        "WEBROOT": str(prefix / "webroot"),
-        "EDGE_STATE_DIR": str(prefix / "state"),
+        "HTTP_PORT": str(settings.http_port),
+        "HTTPS_PORT": str(settings.https_port),
+        "UPSTREAM": settings.upstream,  # the container's steady state ("app:8000")
+        "WEBROOT": str(settings.webroot),
+        "EDGE_STATE_DIR": str(settings.state_dir),
         "WAPANG_ENTRYPOINT_D": str(ENTRYPOINT_D),
         "EDGE_TEMPLATE_DIR": str(TEMPLATES),
         "EDGE_CONF_DIR": str(prefix / "conf.d"),
-        "EDGE_NGINX_CMD": " ".join(nginx),
+        "EDGE_NGINX_CMD": " ".join(Nginx(settings).base_command()),
         "EDGE_DRAIN_SECONDS": "10",
         "EDGE_NGINX_PID_FILE": str(prefix / "nginx.pid"),
     }
@@ -81,9 +81,8 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
         f'. "{ENTRYPOINT_D}/05-wapang-edge-env.envsh" && sh "{ENTRYPOINT_D}/20-wapang-templates.sh"'
     )
     subprocess.run(["sh", "-c", render], env=env, check=True, capture_output=True)
-    service = Service.start("nginx", [*nginx, "-g", "daemon off;"], prefix / "nginx.log")
-    wait_for_port(https_port, service.process, "nginx")
-    yield Edge(prefix, env, nginx)
+    service = run_nginx(settings, prefix / "nginx.log")
+    yield Edge(prefix, env)
     service.stop()
 
 

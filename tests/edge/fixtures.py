@@ -55,7 +55,7 @@ class Rig:
 
 @pytest.fixture(scope="session")
 def rig_binaries() -> dict[str, str]:
-    binaries = find_binaries("nginx", "pebble", "pebble-challtestsrv", "openssl")
+    binaries = find_binaries("nginx", "pebble", "pebble-challtestsrv")
     try:
         binaries["certbot"] = resolve_binary(None)
     except CertbotNotFound:

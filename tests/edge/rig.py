@@ -20,6 +20,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from harness.apps import clean_env
 from harness.processes import LOOPBACK, Service, free_port, wait_for_port
 from wapang.delivery.pki import write_tls_pair
 from wapang.edge.settings import EdgeSettings
@@ -229,13 +230,12 @@ def run_cli(edge: Edge, *args: str, **env_overrides: str) -> subprocess.Complete
 
 
 def settings_env(settings: EdgeSettings) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, value in settings.model_dump().items():
-        if value is None:
-            env.pop(name.upper(), None)
-            continue
-        env[name.upper()] = ",".join(value) if isinstance(value, list) else str(value)
-    return env
+    values = {
+        name.upper(): ",".join(value) if isinstance(value, list) else value
+        for name, value in settings.model_dump().items()
+        if value is not None
+    }
+    return clean_env(**values)
 
 
 ENTRYPOINT_D = REPO / "deploy" / "nginx" / "entrypoint.d"

@@ -6,7 +6,6 @@ so the retry is exercised — without the secret URL ever reaching the log."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from harness.apps import clean_env
 from harness.processes import LOOPBACK, free_port
 
 SECRET_PATH = "/hooks/T000-secret-token-of-the-webhook"
@@ -79,19 +79,18 @@ def test_a_failed_pass_is_an_event_a_metric_and_an_alert(
 ) -> None:
     received, url = receiver
     metrics_port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k.upper() not in {"LOG_FORMAT", "DOMAINS"}},
-        "DOMAINS": "shop.wapang.example",
-        "CERTBOT_BIN": str(tmp_path / "no-such-certbot"),  # the pass cannot run
-        "CERTBOT_CONFIG_DIR": str(tmp_path / "letsencrypt"),
-        "CERTBOT_WORK_DIR": str(tmp_path / "work"),
-        "CERTBOT_LOGS_DIR": str(tmp_path / "logs"),
-        "LEDGER_DIR": str(tmp_path / "ledger"),
-        "WEBROOT": str(tmp_path / "webroot"),
-        "METRICS_PORT": str(metrics_port),
-        "ALERT_WEBHOOK_URL": url,
-        "LOG_FORMAT": "json",
-    }
+    env = clean_env(
+        DOMAINS="shop.wapang.example",
+        CERTBOT_BIN=tmp_path / "no-such-certbot",  # the pass cannot run
+        CERTBOT_CONFIG_DIR=tmp_path / "letsencrypt",
+        CERTBOT_WORK_DIR=tmp_path / "work",
+        CERTBOT_LOGS_DIR=tmp_path / "logs",
+        LEDGER_DIR=tmp_path / "ledger",
+        WEBROOT=tmp_path / "webroot",
+        METRICS_PORT=metrics_port,
+        ALERT_WEBHOOK_URL=url,
+        LOG_FORMAT="json",
+    )
     loop = subprocess.Popen(
         [
             sys.executable,

@@ -22,7 +22,7 @@ from harness.apps import clean_env
 from harness.processes import LOOPBACK, Service, free_port
 from tests.api.shop import open_shop, sign_up
 from tests.examples import TEST_SECRETS
-from tests.servers import Server, wait_until_healthy, wapang_server
+from tests.servers import Server, wapang_server
 from wapang.edge.nginx import Nginx
 from wapang.edge.settings import EdgeSettings
 
@@ -81,11 +81,12 @@ def test_an_app_that_dies_after_committing_an_order_has_it_stored_once(
                 env=clean_env(**env),
                 cwd=REPO,
                 stop_signal=signal.SIGKILL,
+                port=port,
             ),
             f"http://{LOOPBACK}:{port}",
         )
         try:
-            wait_until_healthy(first)
+            first.service.wait_ready(warm=0)
             item_id, token = asyncio.run(_shop(second.base_url))
             edge = make_edge(upstream=f"{LOOPBACK}:{port}")
             # The second app is where nginx goes when the first fails: as during a deploy, when
