@@ -36,6 +36,11 @@ def ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 3) if whole else None
 
 
+def times(figure: float, base: float) -> float:
+    """How many times `base` `figure` is, to 0.01 (infinite on a zero base): printed and judged."""
+    return round(figure / base, 2) if base else float("inf")
+
+
 class Measured(Protocol):
     @property
     def rps(self) -> float: ...
@@ -71,14 +76,9 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
         goal(text, share_reached >= share, f"{share_reached:.0%}")
     for name in READS:
         run = runs.get(name)
-        if run is None:
-            continue
-        tail = run.app.p99_ms / run.app.p50_ms if run.app.p50_ms else float("inf")
-        goal(
-            f"{name}: p99 <= {TAIL_FACTOR:g} x p50",
-            tail <= TAIL_FACTOR,
-            f"{run.app.p99_ms} / {run.app.p50_ms} ms = {tail:.2f}x",
-        )
+        if run is not None:
+            text = f"{name}: p99 <= {TAIL_FACTOR:g} x p50"
+            _at_most_times(goal, text, run.app.p99_ms, run.app.p50_ms, TAIL_FACTOR)
     for name, text, bound in (
         (HOT_ITEM, f"{HOT_ITEM}: 64 conns on one item", HOT_ITEM_P99_MS),
         (ORDERS, f"{ORDERS} at 16 conns", ORDERS_P99_MS),
@@ -94,17 +94,18 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
     _kept(goal, runs, ITEMS_EDGE, ITEMS, EDGE_KEEPS, "items through nginx + TLS")
     for base, scaled in SCALED.items():
         small, large = runs.get(base), runs.get(scaled)
-        if small is None or large is None:
-            continue
-        factor = large.app.p50_ms / small.app.p50_ms if small.app.p50_ms else float("inf")
-        goal(
-            f"{base} at 1M items: p50 <= {SCALE_P50_FACTOR:g} x p50 at 10k",
-            factor <= SCALE_P50_FACTOR,
-            f"{large.app.p50_ms} / {small.app.p50_ms} ms = {factor:.2f}x",
-        )
+        if small is not None and large is not None:
+            text = f"{base} at 1M items: p50 <= {SCALE_P50_FACTOR:g} x p50 at 10k"
+            _at_most_times(goal, text, large.app.p50_ms, small.app.p50_ms, SCALE_P50_FACTOR)
     total = sum(run.app.errors + run.extra_errors for run in runs.values())
     goal("zero errors in every run", total == 0, f"{total} errors")
     return goals
+
+
+def _at_most_times(goal: Any, text: str, figure: float, base: float, bound: float) -> None:
+    """`figure` at most `bound` times `base` (a tail, a slowdown), both shown as measured."""
+    factor = times(figure, base)
+    goal(text, factor <= bound, f"{figure} / {base} ms = {factor:.2f}x")
 
 
 def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, text: str) -> None:

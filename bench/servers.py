@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.apps import WAPANG
+from harness.apps import WAPANG, serve_app
 from harness.processes import Service, free_port
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,9 +19,8 @@ def start(name: str, command: list[str], env: dict[str, str], port: int, log: Pa
 
 
 def start_app(env: dict[str, str], workers: int, log: Path) -> Service:
-    port = free_port()
-    command = [WAPANG, "serve", "--port", str(port), "--workers", str(workers)]
-    return start("app", command, env, port, log)
+    """`wapang serve` as harness/apps.py starts it, in its own process group (see start)."""
+    return serve_app("app", log, env, "--workers", str(workers), cwd=REPO, group=True)
 
 
 def start_app_granian(env: dict[str, str], workers: int, log: Path) -> Service:
