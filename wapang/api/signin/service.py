@@ -34,10 +34,10 @@ async def sign_in(
     user_id, stored_hash = (user.id, user.hashed_password) if user else (None, None)
     try:
         backoff.check(failures)
-        verified = await verify_password(stored_hash, credentials.password)
     except TooManyRequests:
         audit("sign_in.throttled", user_id)
         raise
+    verified = await verify_password(stored_hash, credentials.password)
     if not verified or user is None:
         async with _transaction(database) as write:
             await count_failure(write, account)
