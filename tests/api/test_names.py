@@ -4,6 +4,7 @@ normalisation are one name on both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import httpx
@@ -74,3 +75,61 @@ async def test_a_name_that_grows_past_its_limit_when_normalised_is_err_003(
     owner = await sign_up(http)
     # U+FDFA is one character that NFKC spells out in 18: 3 of them exceed 20.
     assert_error(await owner.request("POST", "/api/stores", json=_store("\ufdfa" * 3)), *ERR_003)
+
+
+# (first name, second name, whether they are one name): one normalised key on both backends
+# (NFKC, then Unicode case folding), so letter case is no difference in any script, accents
+# and different symbols are.
+SAME_OR_NOT = [
+    ("café", "CAFÉ", True),
+    ("straße", "STRASSE", True),
+    ("σοφός", "ΣΟΦΌΣ", True),
+    ("ｃａｆé", "Café", True),
+    ("cafe", "café", False),
+    ("🍩🍩🍩", "🍪🍪🍪", False),
+    ("가게", "가계", False),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "same"), SAME_OR_NOT)
+async def test_store_names_are_one_name_exactly_when_their_keys_are_equal(
+    http: httpx.AsyncClient, first: str, second: str, same: bool
+) -> None:
+    owners = [await sign_up(http) for _ in range(3)]
+    tag = unique_phone()[-4:]
+    made = await owners[0].request("POST", "/api/stores", json=_store(f"{first}{tag}"))
+    assert made.status_code == 201, made.text
+
+    created = await owners[1].request("POST", "/api/stores", json=_store(f"{second}{tag}"))
+    other = (await owners[2].request("POST", "/api/stores", json=_store(f"x{tag}"))).json()
+    renamed = await owners[2].request(
+        "PATCH", f"/api/stores/{other['id']}", json={"store_name": f"{second}{tag}"}
+    )
+
+    if same:
+        assert_error(created, *ERR_009)
+        assert_error(renamed, *ERR_009)
+    else:
+        assert created.status_code == 201, created.text
+        assert_error(renamed, *ERR_009)  # now the second name is taken
+
+
+@pytest.mark.parametrize(("first", "second"), [("café", "CAFÉ"), ("straße", "STRASSE")])
+async def test_two_names_equal_once_normalised_created_at_once_one_wins(
+    http: httpx.AsyncClient, first: str, second: str
+) -> None:
+    owners = [await sign_up(http) for _ in range(8)]
+    tag = unique_phone()[-4:]
+    names = [f"{first}{tag}", f"{second}{tag}"] * 4
+
+    answers = await asyncio.gather(
+        *(
+            owner.request("POST", "/api/stores", json=_store(name))
+            for owner, name in zip(owners, names, strict=True)
+        )
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_error(answer, *ERR_009)
