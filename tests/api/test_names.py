@@ -9,8 +9,17 @@ import uuid
 
 import httpx
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
 from tests.api.shop import ERR_003, ERR_009, assert_error, sign_up, unique_phone
+from wapang.api.errors import _CONFLICTS
+from wapang.api.stores.errors import StoreInfoConflict
+from wapang.api.stores.models import Store
+from wapang.api.users.models import User
+from wapang.config import Settings
+from wapang.db.constraints import violated_constraint
+from wapang.db.engine import build_engine
 
 HIDDEN = ["a\u0000bc", "abc\u202edef", "\u200b\u200b\u200b", "   ", "ab\tcd", "ab\u2066cd"]
 
@@ -133,3 +142,41 @@ async def test_two_names_equal_once_normalised_created_at_once_one_wins(
     for answer in answers:
         if answer.status_code == 409:
             assert_error(answer, *ERR_009)
+
+
+async def test_a_race_lost_on_the_name_key_is_err_009(settings: Settings) -> None:
+    """Two stores whose names differ but whose keys are equal, inserted past the service's
+    check (as a lost race is): the key's unique constraint refuses the second, and its name
+    maps to ERR_009 on both backends."""
+    engine = build_engine(settings)
+    owners = [str(uuid.uuid4()) for _ in range(2)]
+    tag = unique_phone()[-4:]
+    try:
+        async with engine.begin() as connection:
+            for number, (owner, name) in enumerate(zip(owners, ["straße", "STRASSE"], strict=True)):
+                await connection.execute(
+                    insert(User).values(id=owner, email=f"{owner}@example.com", hashed_password="x")
+                )
+                store = Store(store_name=f"{name}{tag}")  # the model sets the key
+                values = {
+                    "id": owner,
+                    "owner_id": owner,
+                    "store_name": store.store_name,
+                    "store_name_key": store.store_name_key,
+                    "address": "서울",
+                    "email": f"{owner}@example.com",
+                    "phone_number": unique_phone(),
+                    "delivery_fee": 0,
+                }
+                if number == 0:
+                    await connection.execute(insert(Store).values(**values))
+                    continue
+                with pytest.raises(IntegrityError) as raised:
+                    await connection.execute(insert(Store).values(**values))
+            await connection.rollback()
+    finally:
+        await engine.dispose()
+
+    constraint = violated_constraint(raised.value)
+    assert constraint == "uq_stores_store_name_key"
+    assert _CONFLICTS[constraint] is StoreInfoConflict
