@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
-from tests.api.shop import ERR_003, ERR_009, assert_error, sign_up, unique_phone
+from tests.api.shop import (
+    ERR_003,
+    ERR_004,
+    ERR_009,
+    PASSWORD,
+    assert_error,
+    sign_up,
+    unique_phone,
+)
 from wapang.api.errors import _CONFLICTS
 from wapang.api.stores.errors import StoreInfoConflict
 from wapang.api.stores.models import Store
@@ -180,3 +188,70 @@ async def test_a_race_lost_on_the_name_key_is_err_009(settings: Settings) -> Non
     constraint = violated_constraint(raised.value)
     assert constraint == "uq_stores_store_name_key"
     assert _CONFLICTS[constraint] is StoreInfoConflict
+
+
+# --- e-mail addresses: the same key ----------------------------------------------------------
+
+SAME_ADDRESS_OR_NOT = [
+    ("café", "CAFÉ", True),
+    ("straße", "STRASSE", True),
+    ("cafe", "CAFE", True),
+    ("cafe", "café", False),
+]
+
+
+@pytest.mark.parametrize(("first", "second", "same"), SAME_ADDRESS_OR_NOT)
+async def test_addresses_are_one_address_exactly_when_their_keys_are_equal(
+    http: httpx.AsyncClient, first: str, second: str, same: bool
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    address, other_address = f"{first}{tag}@example.com", f"{second}{tag}@example.com"
+    made = await http.post("/api/users", json={"email": address, "password": PASSWORD})
+    assert made.status_code == 201, made.text
+    owner = await sign_up(http)
+    opened = await owner.request(
+        "POST", "/api/stores", json=_store("x" + tag[:6]) | {"email": address}
+    )
+    assert opened.status_code == 201, opened.text
+
+    second_user = await http.post("/api/users", json={"email": other_address, "password": PASSWORD})
+    other_owner = await sign_up(http)
+    other_store = _store("y" + tag[:6]) | {"email": other_address}
+    second_store = await other_owner.request("POST", "/api/stores", json=other_store)
+    signed_in = await http.post(
+        "/api/auth/tokens", json={"email": other_address, "password": PASSWORD}
+    )
+
+    if same:
+        assert_error(second_user, *ERR_004)
+        assert_error(second_store, *ERR_009)
+        assert signed_in.status_code == 200, signed_in.text  # the first account, by its key
+        assert await _signed_in_as(http, signed_in) == made.json()["id"]
+    else:
+        assert second_user.status_code == 201, second_user.text
+        assert second_store.status_code == 201, second_store.text
+        assert await _signed_in_as(http, signed_in) == second_user.json()["id"]
+
+
+async def _signed_in_as(http: httpx.AsyncClient, signed_in: httpx.Response) -> str:
+    assert signed_in.status_code == 200, signed_in.text
+    token = signed_in.json()["access_token"]
+    me = await http.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    user_id: str = me.json()["id"]
+    return user_id
+
+
+async def test_two_addresses_equal_once_normalised_signed_up_at_once_one_wins(
+    http: httpx.AsyncClient,
+) -> None:
+    tag = uuid.uuid4().hex[:8]
+    addresses = [f"straße{tag}@example.com", f"STRASSE{tag}@example.com"] * 4
+
+    answers = await asyncio.gather(
+        *(http.post("/api/users", json={"email": a, "password": PASSWORD}) for a in addresses)
+    )
+
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * 7
+    for answer in answers:
+        if answer.status_code == 409:
+            assert_error(answer, *ERR_004)

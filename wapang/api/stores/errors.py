@@ -7,7 +7,11 @@ class StoreAlreadyExists(ApiError):
 
 
 @raised_for(
-    "uq_stores_store_name", "uq_stores_store_name_key", "uq_stores_email", "uq_stores_phone_number"
+    "uq_stores_store_name",
+    "uq_stores_store_name_key",
+    "uq_stores_email",
+    "uq_stores_email_key",
+    "uq_stores_phone_number",
 )
 class StoreInfoConflict(ApiError):
     status_code, error_code, error_msg = 409, "ERR_009", "STORE INFO CONFLICT"

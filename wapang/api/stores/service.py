@@ -19,6 +19,7 @@ from wapang.db.base import is_canonical_id, name_key, table_of
 from wapang.db.lookups import get_or_raise
 
 UNIQUE_FIELDS = ("store_name", "email", "phone_number")
+KEYED_FIELDS = ("store_name", "email")
 
 
 async def get_store(session: AsyncSession, store_id: str) -> Store:
@@ -98,7 +99,8 @@ def _same_data(values: dict[str, Any]) -> list[ColumnElement[bool]]:
 
 
 def _same(field: str, value: str) -> ColumnElement[bool]:
-    if field == "store_name":  # compared by its key, as its unique key does
-        return Store.store_name_key == name_key(value)
+    if field in KEYED_FIELDS:  # compared by its key, as its unique key does
+        key: ColumnElement[bool] = getattr(Store, f"{field}_key") == name_key(value)
+        return key
     same: ColumnElement[bool] = getattr(Store, field) == value
     return same

@@ -1,4 +1,4 @@
-"""Migration 8b1f3c5d7e90 on both backends: existing stores get their name's key, and names the
+"""Migration 8b1f3c5d7e90 on both backends: existing stores and users get their keys, and names the
 old rules let in twice (SQLite's NOCASE folds ASCII only, MariaDB's UCA keeps "ß" apart from
 "ss") keep their stores: the oldest gets the key, the migration applies, and it reverts."""
 
@@ -51,7 +51,7 @@ def test_existing_stores_get_their_keys_and_old_duplicates_keep_their_stores(
         row = {
             "id": f"u{number}",
             "name": name,
-            "email": f"s{number}@x.com",
+            "email": f"{name}@x.com",
             "phone": f"010-0000-{number:04}",
             "at": datetime(2026, 12, 1) + timedelta(minutes=number),
         }
@@ -65,6 +65,8 @@ def test_existing_stores_get_their_keys_and_old_duplicates_keep_their_stores(
     try:
         upgrade(settings)
         stores = _stores(engine)
+        with engine.connect() as connection:
+            users = connection.execute(sa.text("SELECT email, email_key FROM users")).all()
         downgrade(settings, BEFORE)
         with engine.connect() as connection:
             columns = sa.inspect(connection).get_columns("stores")
@@ -80,6 +82,10 @@ def test_existing_stores_get_their_keys_and_old_duplicates_keep_their_stores(
         ("가게", "가게"),
     ]
     assert stores == [store for store in expected if store[0] in inserted]
+    # Users and stores with the same address, so "CAFÉ@x.com" keeps its row without a key too.
+    assert sorted(users) == sorted(
+        (f"{name}@x.com", f"{key}@x.com" if key else None) for name, key in stores
+    )
     assert "store_name_key" not in {column["name"] for column in columns}
 
 
