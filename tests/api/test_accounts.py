@@ -86,10 +86,7 @@ def served_with(backends: list[Any] = SERVED_BACKENDS, **settings: Any) -> Any:
 fast_backoff_server = served_with(SIGN_IN_BACKOFF_SECONDS=1, SIGN_IN_BACKOFF_MAX_SECONDS=2)
 # Requests may wait 10 s, hashes 2.5 s of it: a flood of 300 is far more than the workers hash
 # in that time, and the rest of the deadline absorbs a busy shared machine.
-# MariaDB only: on SQLite the flood's failure counts are 60+ write transactions from two
-# processes, whose busy-wait lock handoff alone can outlast the deadline (SQLite is the local
-# default; production refuses it).
-short_deadline_server = served_with([SERVED_BACKENDS[1]], REQUEST_TIMEOUT=10)
+short_deadline_server = served_with(REQUEST_TIMEOUT=10)
 short_session_server = served_with(SESSION_MAX_AGE=2)
 
 

@@ -58,8 +58,10 @@ async def test_a_write_whose_commit_started_is_never_answered_503(
     assert signed_in.status_code == 200
 
 
-async def test_a_database_error_carries_no_parameter(settings: Settings) -> None:
-    engine = build_engine(settings)
+@pytest.mark.parametrize("reads_only", [False, True], ids=["write-engine", "read-engine"])
+async def test_a_database_error_carries_no_parameter(settings: Settings, reads_only: bool) -> None:
+    """Both engines of a process (sign-in reads the e-mail through the read engine)."""
+    engine = build_engine(settings, reads_only=reads_only)
     secret_email, secret_hash = "leak@example.com", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
     try:
         async with engine.connect() as connection:

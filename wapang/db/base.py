@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -59,6 +60,22 @@ EMAIL_MAX_LENGTH = 254
 def case_insensitive_text(length: int) -> String:
     """Unique text compared without case on both backends (MySQL's collation already is)."""
     return String(length).with_variant(String(length, collation="NOCASE"), "sqlite")
+
+
+# A name's key can be longer than the name: case folding spells some letters out ("ß" is
+# "ss", "ΐ" three characters).
+NAME_KEY_MAX_LENGTH = 80
+EMAIL_KEY_MAX_LENGTH = 3 * EMAIL_MAX_LENGTH  # 3: the most characters folding makes of one
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by, the same on both backends: NFKC, Unicode case folding,
+    NFKC again (Unicode's NFKC_Casefold, near enough). "Café" and "CAFÉ", "Straße" and
+    "STRASSE" are one name (and "café@x.com", "CAFÉ@x.com" one address); "cafe" and "café"
+    are not. Stored in a column with its own unique
+    key, compared byte for byte: neither SQLite's NOCASE (ASCII only) nor MariaDB's UCA
+    collation decides."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
 
 
 class UtcDateTime(TypeDecorator[datetime]):

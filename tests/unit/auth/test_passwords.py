@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from functools import partial
 from typing import Literal
 
@@ -70,3 +71,27 @@ def test_a_hash_of_other_parameters_needs_a_rehash() -> None:
     cheaper = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw")
     assert passwords.needs_rehash(cheaper)
     assert not passwords.needs_rehash(passwords._hasher.hash("pw"))
+
+
+async def test_a_hash_admitted_on_too_low_an_estimate_is_refused_not_started_late() -> None:
+    """A flood admitted at a cost measured before it (here 1 ms, really 500 ms): the hashes
+    whose turn comes after twice the budget are refused, never run into the request deadline."""
+    queue = passwords.HashingQueue(threads=2, budget_seconds=0.1)
+    queue.cost_seconds = 0.001
+    ran: list[int] = []
+
+    def slow_hash(number: int) -> int:
+        ran.append(number)
+        time.sleep(0.5)
+        return number
+
+    results = await asyncio.gather(
+        *(queue.run(partial(slow_hash, number)) for number in range(10)),
+        return_exceptions=True,
+    )
+
+    refused = [r for r in results if isinstance(r, TooManyRequests)]
+    assert sorted(ran) == [0, 1]  # the first round only; the rest waited past 200 ms
+    assert results[:2] == [0, 1]
+    assert len(refused) == 8
+    assert queue.in_flight == 0

@@ -30,6 +30,10 @@ HASHING_NICENESS = 10
 # Hashes may wait a quarter of REQUEST_TIMEOUT: their cost is measured before a flood and
 # grows under it (threads of every worker share the cores), and the database work follows.
 HASHING_SHARE_OF_TIMEOUT = 0.25
+# A hash admitted at that estimate is still started when the estimate was too low by as much
+# again (half of REQUEST_TIMEOUT, then), and refused after: late refusals stay rare, and the
+# other half of the deadline is left for the hash itself and the database work.
+LATEST_START_IN_BUDGETS = 2
 T = TypeVar("T")
 
 
@@ -57,6 +61,12 @@ class HashingQueue:
     as hashes ahead. The cost of a hash is measured on every run (wall time in its thread, so
     a busy machine counts); a newcomer's wait is the turns ahead of it, divided among the
     threads, times that cost. Counted on the event loop's thread only: no lock needed.
+
+    The estimate is made when a flood arrives, from hashes measured before it, and the flood
+    itself slows them (more threads than cores, the requests' own work): a hash that still
+    has not started when its turn is older than twice the budget is not started at all but
+    refused (ERR_025), so no admitted request waits into REQUEST_TIMEOUT's 503 however wrong
+    the estimate was.
     """
 
     # Until a hash is measured: about what OWASP's cost takes on one core.
@@ -77,27 +87,37 @@ class HashingQueue:
     @contextlib.contextmanager
     def turn(self) -> Iterator[None]:
         """A place in the queue for this request's hashes, or ERR_025 when it is too long."""
-        if _holds_turn.get():
+        if _turn_taken_at.get() is not None:
             yield
             return
         if self.expected_wait() > self.budget_seconds:
             drained = self.in_flight * self.cost_seconds / self.threads
             raise TooManyRequests(retry_after=min(drained, self.budget_seconds))
         self.in_flight += 1
-        token = _holds_turn.set(True)
+        token = _turn_taken_at.set(time.monotonic())
         try:
             yield
         finally:
-            _holds_turn.reset(token)
+            _turn_taken_at.reset(token)
             self.in_flight -= 1
 
     async def run(self, function: partial[T]) -> T:
         with self.turn():
-            return await asyncio.get_running_loop().run_in_executor(
-                _hashing, partial(self._timed, function)
-            )
+            taken_at = _turn_taken_at.get()
+            assert taken_at is not None  # set by turn()
+            start_by = taken_at + self.budget_seconds * LATEST_START_IN_BUDGETS
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    _hashing, partial(self._timed, function, start_by)
+                )
+            except _TooLate:
+                audit("hashing.throttled", None)
+                raise TooManyRequests(retry_after=self.budget_seconds) from None
 
-    def _timed(self, function: partial[T]) -> T:
+    def _timed(self, function: partial[T], start_by: float) -> T:
+        """In a hashing thread: the hash, timed, unless its turn came too late."""
+        if time.monotonic() > start_by:
+            raise _TooLate()
         started = time.perf_counter()
         try:
             return function()
@@ -107,8 +127,12 @@ class HashingQueue:
             self.cost_seconds += self.SMOOTHING * (elapsed - self.cost_seconds)
 
 
-# Whether the running request already holds a turn (taken by the `HashingTurn` dependency).
-_holds_turn: ContextVar[bool] = ContextVar("holds_hashing_turn", default=False)
+class _TooLate(Exception):
+    """A hash whose turn began longer ago than the budget, refused before it started."""
+
+
+# When the running request took its turn (the `HashingTurn` dependency), if it holds one.
+_turn_taken_at: ContextVar[float | None] = ContextVar("hashing_turn_taken_at", default=None)
 queue = HashingQueue(HASHING_THREADS, budget_seconds=15)
 
 
@@ -133,8 +157,14 @@ HashingTurn = Annotated[None, Depends(_hashing_turn, scope="function")]
 
 
 async def warm_up() -> None:
-    """Hash once at start-up: measures the cost and prepares the unknown user's hash."""
+    """Prepares the unknown user's hash, then measures the cost with every hashing thread busy
+    at once, as in a flood: a lone hash on an idle machine is the cheapest a hash ever is, and
+    admitting a flood at that cost would refuse its excess late (at the budget) not at once."""
     await queue.run(partial(_dummy_hash))
+    for _ in range(2):
+        await asyncio.gather(
+            *(queue.run(partial(_hasher.hash, "wapang-warm-up")) for _ in range(queue.threads))
+        )
 
 
 async def _off_the_loop(function: partial[T]) -> T:

@@ -6,7 +6,13 @@ class StoreAlreadyExists(ApiError):
     status_code, error_code, error_msg = 409, "ERR_008", "STORE ALREADY EXISTS"
 
 
-@raised_for("uq_stores_store_name", "uq_stores_email", "uq_stores_phone_number")
+@raised_for(
+    "uq_stores_store_name",
+    "uq_stores_store_name_key",
+    "uq_stores_email",
+    "uq_stores_email_key",
+    "uq_stores_phone_number",
+)
 class StoreInfoConflict(ApiError):
     status_code, error_code, error_msg = 409, "ERR_009", "STORE INFO CONFLICT"
 

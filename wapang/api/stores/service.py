@@ -15,10 +15,11 @@ from wapang.api.stores.errors import (
 from wapang.api.stores.models import Store
 from wapang.api.stores.schemas import StoreCreate, StoreUpdate
 from wapang.api.users.models import User
-from wapang.db.base import is_canonical_id, table_of
+from wapang.db.base import is_canonical_id, name_key, table_of
 from wapang.db.lookups import get_or_raise
 
 UNIQUE_FIELDS = ("store_name", "email", "phone_number")
+KEYED_FIELDS = ("store_name", "email")
 
 
 async def get_store(session: AsyncSession, store_id: str) -> Store:
@@ -94,4 +95,12 @@ async def _reject_conflicts(
 
 
 def _same_data(values: dict[str, Any]) -> list[ColumnElement[bool]]:
-    return [getattr(Store, name) == values[name] for name in UNIQUE_FIELDS if name in values]
+    return [_same(name, values[name]) for name in UNIQUE_FIELDS if name in values]
+
+
+def _same(field: str, value: str) -> ColumnElement[bool]:
+    if field in KEYED_FIELDS:  # compared by its key, as its unique key does
+        key: ColumnElement[bool] = getattr(Store, f"{field}_key") == name_key(value)
+        return key
+    same: ColumnElement[bool] = getattr(Store, field) == value
+    return same

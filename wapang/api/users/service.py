@@ -11,10 +11,11 @@ from wapang.api.auth.tokens import TokenService
 from wapang.api.users.errors import EmailAlreadyExists
 from wapang.api.users.models import User
 from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp
+from wapang.db.base import name_key
 
 
 async def _email_taken(session: AsyncSession, email: str, except_user: str | None = None) -> bool:
-    query = select(User.id).where(User.email == email)
+    query = select(User.id).where(User.email_key == name_key(email))
     if except_user is not None:
         query = query.where(User.id != except_user)
     return await session.scalar(query.limit(1)) is not None
