@@ -6,6 +6,7 @@
 #   /opt/wapang/deploy.sh --rollback [--dir /opt/wapang]   # back to the previous tag, by hand
 #   /opt/wapang/deploy.sh releases | rollback [TAG] [--dir /opt/wapang]   # the kept releases
 #   /opt/wapang/deploy.sh maintenance on|off [--dir /opt/wapang]   # /api answers JSON 503
+#   /opt/wapang/deploy.sh restore FILE [--yes] [--dir /opt/wapang]   # selfhost, in maintenance
 #
 # Order: lock → pull → check-config in the NEW image against the NEW .env → install →
 # check-migrations in the new image (refuses what breaks the serving release; a backup first when
@@ -25,6 +26,8 @@ ROLLBACK_ONLY=false
 ROLLBACK_TAG=""   # `rollback TAG`: any kept release (default: the previous one)
 LIST_RELEASES=false
 MAINTENANCE=""   # on | off: the flag file nginx tests on every request (webroot volume)
+RESTORE_FILE=""  # `restore FILE`: a backup as the backup service sees it (/var/lib/wapang/backups)
+ASSUME_YES=false # `restore FILE --yes`: no question asked
 KEEP_RELEASES=${KEEP_RELEASES:-5}       # releases kept in $DEPLOY_DIR/releases, with their images
 HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}   # seconds for a new app container to become healthy
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-30}      # seconds nginx's old workers may take to finish requests
@@ -56,7 +59,7 @@ alert() {
 }
 
 usage() {
-    sed -n '5,8p' "$0" >&2
+    sed -n '5,9p' "$0" >&2
     exit 64
 }
 
@@ -73,10 +76,12 @@ parse_args() {
             releases) LIST_RELEASES=true; shift ;;
             maintenance)
                 case "${2:-}" in on | off) MAINTENANCE="$2"; shift 2 ;; *) usage ;; esac ;;
+            restore) [ -n "${2:-}" ] || usage; RESTORE_FILE="$2"; shift 2 ;;
+            --yes) ASSUME_YES=true; shift ;;
             *) usage ;;
         esac
     done
-    if ! $ROLLBACK_ONLY && ! $LIST_RELEASES && [ -z "$MAINTENANCE" ] && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
+    if ! $ROLLBACK_ONLY && ! $LIST_RELEASES && [ -z "$MAINTENANCE$RESTORE_FILE" ] && { [ -z "$REGISTRY" ] || [ -z "$TAG" ] || [ -z "$INCOMING" ]; }; then
         usage
     fi
     case "$TAG$ROLLBACK_TAG" in *[!0-9a-zA-Z._-]*) die "'$TAG$ROLLBACK_TAG' is not an image tag" ;; esac
@@ -120,6 +125,44 @@ maintenance() { # through the certbot container, the one that mounts the webroot
         compose "$tag" exec -T certbot rm -f "$flag" || die "could not remove the maintenance flag"
         log "maintenance OFF: /api served again"
     fi
+}
+
+# restore FILE: the host's entry point for `wapang db restore` (which runs in the backup service's
+# container and cannot reach the edge). Under the deploy lock (no deploy migrates meanwhile),
+# with the scheduled backups stopped (no backup of a half-restored database) and maintenance on
+# (no write the restore would drop is answered 201); maintenance goes off again whatever happens.
+restore_database() {
+    local tag answer
+    take_lock
+    tag=$(state current-tag)
+    REGISTRY=${REGISTRY:-$(state registry)}
+    [ -n "$tag" ] || die "no release serves here yet (no $DEPLOY_DIR/current-tag)"
+    selfhost || die "restore is for the selfhost database; RDS restores a snapshot (DEPLOY.md, RDS)"
+    if ! $ASSUME_YES; then
+        [ -t 0 ] || die "a restore replaces the whole database: confirm with --yes"
+        read -r -p "Replace the whole database with $RESTORE_FILE? /api answers 503 meanwhile [y/N] " answer
+        case "$answer" in y | Y | yes) ;; *) die "nothing restored" ;; esac
+    fi
+    trap end_restore EXIT
+    trap 'exit 130' INT TERM HUP
+    compose "$tag" stop backup >&2 || true
+    maintenance on
+    log "restoring $RESTORE_FILE at $tag (wapang db restore in the backup service)"
+    compose "$tag" run --rm -T backup wapang db restore --yes "$RESTORE_FILE" ||
+        die "the restore failed or was refused (above)"
+    log "restored $RESTORE_FILE"
+}
+
+end_restore() { # on every exit of restore_database: the site back, the schedule running again
+    local status=$? tag
+    trap - EXIT INT TERM HUP
+    tag=$(state current-tag)
+    compose "$tag" exec -T certbot rm -f /var/www/certbot/wapang-maintenance ||
+        log "WARNING: maintenance is still ON: run deploy.sh maintenance off"
+    [ "$status" -eq 0 ] || log "maintenance OFF again (the output above says whether the database was touched)"
+    [ "$status" -ne 0 ] || log "maintenance OFF: /api served again"
+    start_backups "$tag"
+    exit "$status"
 }
 
 list_releases() {
@@ -440,6 +483,8 @@ main() {
     parse_args "$@"
     if [ -n "$MAINTENANCE" ]; then
         maintenance "$MAINTENANCE"
+    elif [ -n "$RESTORE_FILE" ]; then
+        restore_database
     elif $LIST_RELEASES; then
         list_releases
     elif $ROLLBACK_ONLY; then

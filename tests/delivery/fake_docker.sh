@@ -3,7 +3,8 @@
 # It keeps "containers" as files in $FAKE_STATE, logs every call to $FAKE_STATE/calls, and runs
 # `wapang check-config` for real (the local package) against the --env-file it is given.
 # Failure knobs: FAKE_UNHEALTHY_TAG, FAKE_VERIFY_FAIL_TAG, FAKE_MIGRATE_FAIL,
-# FAKE_UNSAFE_MIGRATION (check-migrations' finding); FAKE_PENDING: pending revisions.
+# FAKE_UNSAFE_MIGRATION (check-migrations' finding), FAKE_RESTORE_FAIL (the restore's refusal);
+# FAKE_PENDING: pending revisions.
 set -euo pipefail
 state="${FAKE_STATE:?}"
 mkdir -p "$state/containers"
@@ -53,6 +54,13 @@ compose() {
                     echo "${FAKE_PENDING:-0} pending revision(s), none breaks the serving release"
                     ;;
                 *" wapang db backup"*) echo "backup /var/lib/wapang/backups/fake.sql.gz" ;;
+                *" wapang db restore "*)
+                    if [ -n "${FAKE_RESTORE_FAIL:-}" ]; then
+                        echo "restore REFUSED ${FAKE_RESTORE_FAIL}"
+                        exit 1
+                    fi
+                    echo "restored"
+                    ;;
                 *) [ -z "${FAKE_MIGRATE_FAIL:-}" ] || { echo "migration error" >&2; exit 1; } ;;
             esac
             ;;
@@ -76,6 +84,7 @@ compose() {
                 fi
             done
             ;;
+        stop) for id in $(service_ids "${@: -1}"); do rm -f "$state/containers/$id"; done ;;
         exec) # wapang-upstream in nginx (render, nginx -t, reload); `wapang status`'s probes
             case " $* " in
                 *" app python -c "*) [ -z "${FAKE_APP_NOT_READY:-}" ] || exit 1 ;;

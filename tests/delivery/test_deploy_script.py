@@ -367,6 +367,67 @@ def test_maintenance_sets_and_clears_the_flag_nginx_reads(host: Host) -> None:
     assert run_kept_script(host, "maintenance", "maybe").returncode == 64
 
 
+def _selfhost(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost\n")
+    deployed(host, "sha1")
+
+
+def _positions(calls: list[str], *needles: str) -> list[int]:
+    """Where each needle's last call is (-1: never called)."""
+    return [
+        max((n for n, line in enumerate(calls) if needle in line), default=-1) for needle in needles
+    ]
+
+
+RESTORE_STEPS = (
+    "stop backup",
+    "certbot touch /var/www/certbot/wapang-maintenance",
+    "backup wapang db restore --yes /var/lib/wapang/backups/b.sql.gz",
+    "certbot rm -f /var/www/certbot/wapang-maintenance",
+    "up -d --no-deps backup",
+)
+
+
+def test_restore_runs_in_maintenance_with_the_backups_stopped(host: Host) -> None:
+    _selfhost(host)
+    before = len(host.calls().splitlines())
+    result = run_kept_script(host, "restore", "/var/lib/wapang/backups/b.sql.gz", "--yes")
+    assert result.returncode == 0, result.stderr
+    steps = _positions(host.calls().splitlines()[before:], *RESTORE_STEPS)
+    assert -1 not in steps, steps
+    assert steps == sorted(steps), steps
+    assert "maintenance OFF: /api served again" in result.stderr
+    assert host.running("backup") == ["sha1"]
+
+
+def test_a_refused_restore_still_ends_maintenance(host: Host) -> None:
+    _selfhost(host)
+    before = len(host.calls().splitlines())
+    result = run_kept_script(
+        host, "restore", "/var/lib/wapang/backups/b.sql.gz", "--yes", FAKE_RESTORE_FAIL="checksum"
+    )
+    assert result.returncode != 0
+    assert "restore REFUSED checksum" in result.stdout
+    assert "the restore failed or was refused" in result.stderr
+    steps = _positions(host.calls().splitlines()[before:], *RESTORE_STEPS)
+    assert -1 not in steps, steps
+    assert steps == sorted(steps), steps
+
+
+def test_restore_asks_first_and_is_selfhost_only(host: Host) -> None:
+    _selfhost(host)
+    unconfirmed = run_kept_script(host, "restore", "/var/lib/wapang/backups/b.sql.gz")
+    assert unconfirmed.returncode != 0
+    assert "confirm with --yes" in unconfirmed.stderr
+    (host.deploy_dir / "compose-profiles").write_text("\n")
+    on_rds = run_kept_script(host, "restore", "/var/lib/wapang/backups/b.sql.gz", "--yes")
+    assert on_rds.returncode != 0
+    assert "RDS restores a snapshot" in on_rds.stderr
+    assert "wapang db restore" not in host.calls()
+    assert "wapang-maintenance" not in host.calls(), "nothing asked: the site never went down"
+
+
 class _Receiver(BaseHTTPRequestHandler):
     """A local webhook receiver: refuses the first delivery (the retry must follow)."""
 

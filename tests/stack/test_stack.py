@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,8 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
+from alembic.script import ScriptDirectory
 
 from tests.stack.conftest import Engine, release
 from tests.stack.load import Load, Site
@@ -52,6 +55,7 @@ HTTP_PORT, HTTPS_PORT, MANAGEMENT_PORT = 21080, 21443, 21015
 FAILING_DEPLOYS = int(os.environ.get("STACK_FAILING_DEPLOYS", "30"))
 BUDGET = 1
 SECRETS = throwaway_settings(DOMAIN)  # what the repository secrets hold for this host
+MAINTENANCE_BODY = {"error_code": "ERR_503", "error_msg": "SERVICE UNAVAILABLE"}
 
 
 @dataclass
@@ -400,17 +404,17 @@ def test_deploy_under_load_has_zero_failed_requests_and_both_releases_answer(hos
     assert load.items_stored() == result.created, "a write was lost or stored twice"
 
 
-def _release_from_r2(host: Host, tag: str, app_dockerfile: str) -> None:
-    """Release TAG: an app image derived from r2's by `app_dockerfile` (after its FROM line),
-    r2's nginx and certbot images under the new tag; pushed as CD pushes."""
+def _release_from_r2(host: Host, tag: str, app_dockerfile: str, base: str = "r2") -> None:
+    """Release TAG: an app image derived from `base`'s by `app_dockerfile` (after its FROM line),
+    base's nginx and certbot images under the new tag; pushed as CD pushes."""
     dockerfile = host.engine.root / f"{tag}.Dockerfile"
-    dockerfile.write_text(f"FROM {host.registry}/wapang-app:r2\n{app_dockerfile}")
+    dockerfile.write_text(f"FROM {host.registry}/wapang-app:{base}\n{app_dockerfile}")
     app = f"{host.registry}/wapang-app:{tag}"
     host.docker.run("build", "-q", "-t", app, "-f", str(dockerfile), str(host.engine.root))
     host.docker.run("push", app)
     for name in ("nginx", "certbot"):
         image = f"{host.registry}/wapang-{name}"
-        host.docker.run("tag", f"{image}:r2", f"{image}:{tag}")
+        host.docker.run("tag", f"{image}:{base}", f"{image}:{tag}")
         host.docker.run("push", f"{image}:{tag}")
 
 
@@ -615,11 +619,14 @@ def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
     host.compose(tag, "rm", "--stop", "--force", "db")
     host.docker.run("volume", "rm", "wapang_db-data")
     host.compose(tag, "up", "-d", "--wait", "db", check=True)  # an empty database again
-    restored = host.compose(
-        tag, "run", "--rm", "-T", "backup", "wapang", "db", "restore", "--yes", backup_file[1]
-    )
+    # The host's entry point: maintenance on, `wapang db restore` in the backup service, off.
+    with _ApiWatch(host) as watch:
+        restored = _kept_script(host, "restore", backup_file[1], "--yes")
     host.figures["restore_after_volume_loss_s"] = round(time.monotonic() - started, 1)
-    assert "restored" in restored.stdout, restored.stdout + restored.stderr
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"restored {Path(backup_file[1]).name}" in restored.stdout, restored.stdout
+    assert watch.maintenance_answers > 0, f"no maintenance 503 while restoring: {watch.seen}"
+    assert watch.last == 200, f"/api is not served again after the restore: {watch.seen[-5:]}"
     assert _orders_found(host, buyer, before) == before, "every order answered 201 is back"
     assert _orders_found(host, later_buyer, after) == []
     # /readyz may answer one 503 on a pooled connection the database restart closed (noted in
@@ -631,6 +638,70 @@ def test_a_backup_restores_every_order_after_the_database_volume_is_destroyed(
             time.sleep(1)
     verified = host.verify_from_host()
     assert verified.returncode == 0, verified.stdout
+    # A refused restore (no such backup) ends maintenance too, and names the reason.
+    with _ApiWatch(host) as watch:
+        refused = _kept_script(host, "restore", "/var/lib/wapang/backups/none.sql.gz", "--yes")
+    assert refused.returncode != 0
+    assert "none.sql.gz does not exist" in refused.stdout, refused.stdout + refused.stderr
+    assert "maintenance OFF again" in refused.stderr, refused.stderr
+    assert watch.last == 200, f"/api is not served again after a refused restore: {watch.seen}"
+
+
+class _ApiWatch:
+    """GET /api/items every 0.1 s while a command runs: what the site answered meanwhile."""
+
+    def __init__(self, host: Host) -> None:
+        self.site = host.site
+        self.seen: list[tuple[int, str | None, str]] = []  # status, Retry-After, body
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> _ApiWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        with self.site.client() as client:  # the answer once the command has returned
+            answer = self.site.request(client, "GET", "/api/items")
+            self.seen.append((answer.status_code, answer.headers.get("retry-after"), ""))
+
+    def _poll(self) -> None:
+        with self.site.client() as client:
+            while not self._stop.wait(0.1):
+                try:
+                    answer = self.site.request(client, "GET", "/api/items")
+                except httpx.HTTPError as error:  # kept, never hidden: no answer at all
+                    self.seen.append((0, None, type(error).__name__))
+                    continue
+                retry_after = answer.headers.get("retry-after")
+                self.seen.append((answer.status_code, retry_after, answer.text[:100]))
+
+    @property
+    def maintenance_answers(self) -> int:
+        """The edge's own maintenance answer (the app's 503 says Retry-After: 5)."""
+        return sum(
+            1
+            for status, retry_after, body in self.seen
+            if status == 503 and retry_after == "120" and json.loads(body) == MAINTENANCE_BODY
+        )
+
+    @property
+    def last(self) -> int:
+        return self.seen[-1][0]
+
+
+def _kept_script(host: Host, *args: str) -> subprocess.CompletedProcess[str]:
+    """The deploy.sh a deploy kept in the deploy directory, run by hand as an operator does."""
+    deploy_dir = host.rehearsal.deploy_dir
+    return subprocess.run(
+        ["bash", str(deploy_dir / "deploy.sh"), *args, "--dir", str(deploy_dir)],
+        env=dict(host.docker.env),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_removing_the_certificate_volume_between_deploys_orders_no_more_than_the_budget(
@@ -715,3 +786,126 @@ def _orders_found(host: Host, authorization: str, ids: list[str]) -> list[str]:
             ).status_code
             == 200
         ]
+
+
+# ---- a migration under blue/green ---------------------------------------------------------------
+
+VERSIONS = "/opt/wapang/lib/python3.11/site-packages/wapang/migrations/versions"
+HEAD = ScriptDirectory(str(ROOT / "wapang" / "migrations")).get_current_head()
+
+# One revision more than the serving release has, in the image's own versions directory.
+EXPAND_REVISION = f"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "e1a2b3c4d5e6"
+down_revision = "{HEAD}"
+
+
+def upgrade() -> None:
+    op.add_column("items", sa.Column("expand_probe", sa.String(40), nullable=True))
+    op.create_index("ix_items_expand_probe", "items", ["expand_probe"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_items_expand_probe", table_name="items")
+    op.drop_column("items", "expand_probe")
+"""
+CONTRACT_WITHOUT_EXPAND = f"""
+from alembic import op
+
+revision = "c0ffee000001"
+down_revision = "{HEAD}"
+
+
+def upgrade() -> None:
+    op.drop_column("items", "deleted_at")
+
+
+def downgrade() -> None:
+    raise NotImplementedError
+"""
+
+
+def _release_with_revision(host: Host, base: str, tag: str, revision: str) -> None:
+    (host.engine.root / f"{tag}_revision.py").write_text(revision)
+    _release_from_r2(host, tag, f"COPY {tag}_revision.py {VERSIONS}/{tag}_revision.py\n", base)
+
+
+def _database(host: Host, tag: str, statement: str) -> str:
+    """A query as the app's own database user (SELECT rights are all it needs)."""
+    return host.compose(
+        tag, "exec", "-T", "-e", f"MYSQL_PWD={SECRETS['DB_PASSWORD']}", "db",
+        "mysql", "-N", "-h", "db", "-u", SECRETS["DB_USER"], SECRETS["DB_DATABASE"],
+        "-e", statement,
+    ).stdout.strip()  # fmt: skip
+
+
+def _answered_by(
+    host: Host, tag: str, upstream: str, after: datetime, before: datetime
+) -> dict[str, int]:
+    """What nginx's JSON access log says `upstream` answered strictly between two log times
+    (whole seconds: a request in the second the migration ended is not counted)."""
+    logs = host.compose(tag, "logs", "--no-log-prefix", "--since", "10m", "nginx").stdout
+    counted: dict[str, int] = {}
+    for line in logs.splitlines():
+        if not line.startswith("{"):
+            continue
+        entry = json.loads(line)
+        at = datetime.fromisoformat(entry["time"])
+        if entry["upstream_addr"] == upstream and after < at < before:
+            key = f"{entry['method']} {entry['status']}"
+            counted[key] = counted.get(key, 0) + 1
+    return counted
+
+
+def test_a_contract_step_without_its_expand_is_refused_before_migrating(host: Host) -> None:
+    base = _serving_tag(host)
+    before = _database(host, base, "SELECT version_num FROM alembic_version")
+    _release_with_revision(host, base, "r5", CONTRACT_WITHOUT_EXPAND)
+    code, output, _ = host.deploy("r5")
+    assert code != 0
+    assert "c0ffee000001: drops column items.deleted_at" in output, output
+    assert "check-migrations refused the pending migrations" in output, output
+    assert "migrating the database" not in output, output
+    assert _database(host, base, "SELECT version_num FROM alembic_version") == before
+    assert _serving(host) == [base]
+
+
+def test_an_expand_migration_deploys_under_load_and_the_old_release_serves_on_the_new_schema(
+    host: Host,
+) -> None:
+    base = _serving_tag(host)
+    _release_with_revision(host, base, "r6", EXPAND_REVISION)
+    (old,) = host.app_containers(base)
+    old_ip = host.docker.run(
+        "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", old
+    ).stdout.strip()
+    with Load(host.site, rate=50) as load:
+        time.sleep(3)
+        code, output, seconds = host.deploy("r6")
+        time.sleep(3)
+    assert code == 0, output
+    assert "backing up before migrating" in output, output  # selfhost, a migration pending
+    # Applied: the release's head, the column and its index.
+    assert _database(host, "r6", "SELECT version_num FROM alembic_version") == "e1a2b3c4d5e6"
+    assert "expand_probe" in _database(host, "r6", "SHOW COLUMNS FROM items LIKE 'expand_probe'")
+    assert "ix_items_expand_probe" in _database(host, "r6", "SHOW INDEX FROM items")
+    # Between the end of the migration and nginx's switch to the new app, the old release alone
+    # served: its reads and writes on the new schema, from the edge's access log.
+    migrated = _log_time(output, "new app container")
+    switched = _log_time(output, "only, then the old app drains")
+    by_old = _answered_by(host, "r6", f"{old_ip}:8000", migrated, switched)
+    host.figures["deploy_expand_migration"] = {
+        "seconds": round(seconds, 1),
+        "requests": load.result.sent,
+        "failed": load.result.failed,
+        "resent_after_keepalive_close": load.result.resent,
+        "old_release_after_migration": by_old,
+    }
+    assert by_old.get("GET 200", 0) > 0, (by_old, output)
+    assert by_old.get("POST 201", 0) > 0, (by_old, output)
+    assert not {k for k in by_old if not k.endswith((" 200", " 201"))}, by_old
+    assert _serving(host) == ["r6"]
+    assert load.result.failed == 0, f"{load.result.summary()}\n{output}"
+    assert load.items_stored() == load.result.created, "a write was lost or stored twice"
