@@ -152,6 +152,14 @@ def serve(
     ] = True,
     forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies to trust.")] = "127.0.0.1",
     env_file: EnvFile = None,
+    asgi_app: Annotated[
+        str,
+        typer.Option(
+            "--app",
+            hidden=True,  # the bench's variant without request telemetry (bench/untraced.py)
+            help="Import string of the ASGI app to serve.",
+        ),
+    ] = "wapang.api.main:app",
 ) -> None:
     """Run the API with uvicorn. On the SQLite default the schema is migrated first."""
     settings = load_settings_or_exit(env_file)
@@ -177,7 +185,7 @@ def serve(
         logger.warning("running locally with generated development secrets (in .wapang/)")
     try:
         uvicorn.run(
-            "wapang.api.main:app",
+            asgi_app,
             host=host,
             port=port,
             workers=workers,
