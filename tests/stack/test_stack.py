@@ -2,7 +2,8 @@
 (the host-side half of cd.yml, then deploy.sh), a certificate from pebble, `wapang verify` from
 the host, the seed's failures (a bad .env, 30 deploys of a release that never gets healthy), a
 deploy and an automatic rollback (a release failing verify) under load, a renewal under load,
-database and nginx restarts, and the certificate volume removed between deploys. Every load
+database and nginx restarts, the monitoring profile's Prometheus reading the app, the certificate
+manager and the backup service, and the certificate volume removed between deploys. Every load
 window asserts zero failed requests (while the database is down: nothing but the app's JSON
 503s); tests/stack/load.py says what it resends, as a user agent does.
 
