@@ -85,6 +85,13 @@ def main() -> int:
             targets["edge"] = edge.start_edge(work, app.port)
             running.append(targets["edge"])
             targets["edge"].wait_ready()
+        if any(scenario.target == "untraced" for scenario in selected):
+            targets["untraced"] = servers.start_app_untraced(
+                env, arguments.workers, work / "app-untraced.log"
+            )
+            running.append(targets["untraced"])
+            targets["untraced"].wait_ready()
+            preflight.check_untraced(app.url, targets["untraced"].url, selected)
         if any(scenario.target == "granian" for scenario in selected):
             targets["granian"] = servers.start_app_granian(
                 env, arguments.workers, work / "app-granian.log"

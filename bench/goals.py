@@ -18,6 +18,8 @@ ITEMS, ITEMS_STORM, STORE_ITEMS, ITEM_REVIEWS, USERS_ME = (
 )
 ORDERS, HOT_ITEM, ITEMS_EDGE = "orders", "hot_item", "items_edge"
 ITEMS_GRANIAN = "items_filtered_granian"  # a measured choice of server, not a goal
+# The same requests against the app without its request telemetry (bench/untraced.py).
+UNTRACED = {ITEMS: "items_filtered_untraced", USERS_ME: "users_me_untraced"}
 SCALED = {ITEMS: "items_filtered_1m", STORE_ITEMS: "store_items_1m"}
 READS = (ITEMS, STORE_ITEMS, ITEM_REVIEWS, USERS_ME)
 
@@ -29,6 +31,7 @@ ORDERS_P99_MS = 50.0
 STORM_KEEPS = 0.80
 EDGE_KEEPS = 0.85
 SCALE_P50_FACTOR = 1.5
+TELEMETRY_CPU_SHARE = 0.10  # request logging and metrics: at most 10% more CPU per request
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -59,6 +62,7 @@ class Run:
     app: Measured
     db_ceiling: Measured | None = None
     extra_errors: int = 0  # errors outside wrk's count (the sign-in storm, the ceilings)
+    cpu_ms_per_request: float = 0.0  # the serving processes' CPU per answered request
 
 
 def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
@@ -97,6 +101,16 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
         if small is not None and large is not None:
             text = f"{base} at 1M items: p50 <= {SCALE_P50_FACTOR:g} x p50 at 10k"
             _at_most_times(goal, text, large.app.p50_ms, small.app.p50_ms, SCALE_P50_FACTOR)
+    for base, untraced in UNTRACED.items():
+        cost = telemetry_cost(runs.get(base), runs.get(untraced))
+        if cost is None:
+            continue
+        before, after = runs[untraced].cpu_ms_per_request, runs[base].cpu_ms_per_request
+        goal(
+            f"{base}: request logging and metrics cost <= {TELEMETRY_CPU_SHARE:.0%} CPU/request",
+            cost <= TELEMETRY_CPU_SHARE,
+            f"{before:.3f} -> {after:.3f} ms/req = {cost:+.1%}",
+        )
     total = sum(run.app.errors + run.extra_errors for run in runs.values())
     goal("zero errors in every run", total == 0, f"{total} errors")
     return goals
@@ -106,6 +120,13 @@ def _at_most_times(goal: Any, text: str, figure: float, base: float, bound: floa
     """`figure` at most `bound` times `base` (a tail, a slowdown), both shown as measured."""
     factor = times(figure, base)
     goal(text, factor <= bound, f"{figure} / {base} ms = {factor:.2f}x")
+
+
+def telemetry_cost(traced: Run | None, untraced: Run | None) -> float | None:
+    """The app's CPU per request with its request telemetry over the same without, minus 1."""
+    if traced is None or untraced is None or not untraced.cpu_ms_per_request:
+        return None
+    return round(traced.cpu_ms_per_request / untraced.cpu_ms_per_request - 1, 3)
 
 
 def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, text: str) -> None:

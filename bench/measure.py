@@ -79,7 +79,7 @@ def measure(
             body_bytes=bodies.get(scenario.ceiling, {}).get("bytes", 0),
             app=figures,
             storm=storm,
-            server="granian" if scenario.target == "granian" else "app",
+            server=scenario.target if scenario.target in ("granian", "untraced") else "app",
         )
         if scenario.ceiling and scenario.ceiling not in ceilings:
             ceiling_file = requests_file(

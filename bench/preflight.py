@@ -139,3 +139,32 @@ def explain(
     finally:
         connection.close()
     return found
+
+
+def check_untraced(app_url: str, untraced_url: str, scenarios: list[Scenario]) -> None:
+    """The "without telemetry" server answers the same JSON, still with a request id, and
+    counts nothing: the comparison is that middleware and nothing else."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counted = {}
+    for url in (app_url, untraced_url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for scenario in (s for s in scenarios if s.target == "untraced"):
+                _, path, token, _ = scenario.requests[0]
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                answer = client.get(path, headers=headers)
+                answer.raise_for_status()
+                if not answer.headers.get("X-Request-ID"):
+                    raise RuntimeError(f"{url}{path} answered without X-Request-ID")
+            text = client.get("/metrics").text
+        counted[url] = sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "http_requests_total" and sample.labels["route"] != "/healthz"
+        )
+    if not counted[app_url] or counted[untraced_url]:
+        raise RuntimeError(
+            f"telemetry: the app counted {counted[app_url]} requests, the app "
+            f"without telemetry {counted[untraced_url]} (expected >0 and 0)"
+        )

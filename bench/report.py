@@ -85,7 +85,9 @@ def judge(results: list[Result]) -> list[dict[str, Any]]:
     for result in results:
         extra = sum(top.errors for top in (result.ceiling, result.db_ceiling) if top)
         extra += result.storm["errors"] if result.storm else 0
-        runs[result.scenario] = goals.Run(result.app, result.db_ceiling, extra)
+        runs[result.scenario] = goals.Run(
+            result.app, result.db_ceiling, extra, result.cpu_ms_per_request
+        )
     return goals.evaluate(runs)
 
 

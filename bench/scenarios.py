@@ -19,6 +19,7 @@ from bench.goals import (
     ORDERS,
     SCALED,
     STORE_ITEMS,
+    UNTRACED,
     USERS_ME,
 )
 from bench.seed import Dataset, Grown
@@ -54,7 +55,9 @@ class Scenario:
     storm: bool = False
     ceiling: str = ""  # the constant ceiling's route it is compared with; none when empty
     shape: dict[str, Any] | None = None  # a read the database ceiling replays (SHAPES)
-    target: str = "app"  # or "edge": through nginx with TLS; "granian": the app under granian
+    # or "edge": through nginx with TLS; "granian": the app under granian; "untraced": the app
+    # without its request telemetry (bench/untraced.py)
+    target: str = "app"
     preflight: int = 3  # requests sent once before the load to check them and size the ceiling
 
 
@@ -92,6 +95,9 @@ def catalogue(
         Scenario(ITEMS_EDGE, "  same, through nginx + TLS", items, target="edge"),
         Scenario(ITEMS_GRANIAN, "  same, the app under granian", items, target="granian"),
         Scenario(
+            UNTRACED[ITEMS], "  same, without request logging and metrics", items, target="untraced"
+        ),
+        Scenario(
             STORE_ITEMS,
             "GET /api/stores/{id}/items (100 items)",
             store_listings(data.store_ids),
@@ -111,6 +117,12 @@ def catalogue(
             [("GET", "/api/users/me", token, "") for token in tokens],
             ceiling=USERS_ME,
             shape=SHAPES[USERS_ME],
+        ),
+        Scenario(
+            UNTRACED[USERS_ME],
+            "  same, without request logging and metrics",
+            [("GET", "/api/users/me", token, "") for token in tokens],
+            target="untraced",
         ),
         Scenario(
             ORDERS, "POST /api/orders (2 lines, 16 conns)", orders, connections=16, preflight=1

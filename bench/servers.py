@@ -23,6 +23,17 @@ def start_app(env: dict[str, str], workers: int, log: Path) -> Service:
     return serve_app("app", log, env, "--workers", str(workers), cwd=REPO, group=True)
 
 
+def start_app_untraced(env: dict[str, str], workers: int, log: Path) -> Service:
+    """The same app, server and settings without its request telemetry (bench/untraced.py):
+    the "before" of what request logging and metrics cost."""
+    port = free_port()
+    command = [WAPANG, "serve", "--port", str(port), "--workers", str(workers)]
+    command += ["--app", "bench.untraced:app"]
+    # The workers import bench.untraced by name: the checkout on their path.
+    env = {**env, "PYTHONPATH": str(REPO)}
+    return start("app-untraced", command, env, port, log)
+
+
 def start_app_granian(env: dict[str, str], workers: int, log: Path) -> Service:
     """The same app under granian (Rust HTTP server), the server stack's measured alternative:
     HTTP/1.1, uvloop and an access log, as uvicorn runs it in `wapang serve`."""

@@ -198,8 +198,9 @@ compose() { # compose TAG ARGS...: the stack at that tag, with the host's compos
 image() { printf '%s/wapang-%s:%s' "$REGISTRY" "$1" "$2"; }
 
 pull_images() {
-    local tag="$1" name
-    for name in app nginx certbot; do
+    local tag="$1" name names=(app nginx certbot)
+    monitoring && names+=(prometheus)
+    for name in "${names[@]}"; do
         docker pull --quiet "$(image "$name" "$tag")" >/dev/null ||
             die "cannot pull $(image "$name" "$tag"): was it pushed? can the host log in to the registry?"
     done
@@ -238,6 +239,7 @@ restore_previous_files() {
 # ---- the switch --------------------------------------------------------------------------------
 
 selfhost() { case ",$(state compose-profiles)," in *,selfhost,*) return 0 ;; esac; return 1; }
+monitoring() { case ",$(state compose-profiles)," in *,monitoring,*) return 0 ;; esac; return 1; }
 
 check_migrations() { # the NEW image judges its pending migrations before any is applied
     local tag="$1" report
@@ -383,6 +385,12 @@ start_backups() { # selfhost: the backup service at this release (it backs up wh
         log "WARNING: the backup service did not start (docker compose logs backup)"
 }
 
+start_monitoring() { # the monitoring profile: Prometheus with this release's rules and targets
+    monitoring || return 0
+    compose "$1" up -d --no-deps prometheus >&2 ||
+        log "WARNING: prometheus did not start (docker compose logs prometheus)"
+}
+
 # ---- rollback ----------------------------------------------------------------------------------
 
 rollback() {
@@ -449,6 +457,7 @@ deploy() {
     roll_app "$TAG"
     verify "$TAG" || die "wapang verify https://$(domain_from "$DEPLOY_DIR/.env") failed (table above)"
     start_backups "$TAG"
+    start_monitoring "$TAG"
     set_state previous-tag "$PREVIOUS_TAG"
     set_state current-tag "$TAG"
     set_state last-deploy "ok $TAG $(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -81,6 +81,13 @@ def db_backup(
         bool,
         typer.Option(help="Keep running: a backup every BACKUP_INTERVAL_HOURS (the service)."),
     ] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="With --repeat: serve wapang_backup_last_success_timestamp_seconds on this "
+            "port (Prometheus text format)."
+        ),
+    ] = None,
     env_file: EnvFile = None,
 ) -> None:
     """Back up the configured database into BACKUP_DIR (gzip, sha256, manifest), prune by
@@ -88,7 +95,9 @@ def db_backup(
     from wapang.db.commands import run_backups
 
     settings = load_settings_or_exit(env_file)
-    raise typer.Exit(run_backups(settings, release_tag, repeat, console))
+    if metrics_port is not None and not repeat:
+        raise typer.BadParameter("--metrics-port needs --repeat (a one-shot backup serves none)")
+    raise typer.Exit(run_backups(settings, release_tag, repeat, console, metrics_port))
 
 
 @db_app.command("restore")
@@ -143,6 +152,14 @@ def serve(
     ] = True,
     forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies to trust.")] = "127.0.0.1",
     env_file: EnvFile = None,
+    asgi_app: Annotated[
+        str,
+        typer.Option(
+            "--app",
+            hidden=True,  # the bench's variant without request telemetry (bench/untraced.py)
+            help="Import string of the ASGI app to serve.",
+        ),
+    ] = "wapang.api.main:app",
 ) -> None:
     """Run the API with uvicorn. On the SQLite default the schema is migrated first."""
     settings = load_settings_or_exit(env_file)
@@ -168,7 +185,7 @@ def serve(
         logger.warning("running locally with generated development secrets (in .wapang/)")
     try:
         uvicorn.run(
-            "wapang.api.main:app",
+            asgi_app,
             host=host,
             port=port,
             workers=workers,

@@ -186,6 +186,42 @@ def test_goals_of_writes_scale_and_errors() -> None:
     assert verdicts["zero errors in every run"] is False
 
 
+def test_the_telemetry_goal_compares_cpu_per_request_with_and_without_it() -> None:
+    def run(cpu_ms: float) -> goals.Run:
+        return goals.Run(_Figures(500), cpu_ms_per_request=cpu_ms)
+
+    runs = {
+        goals.ITEMS: run(1.09),
+        goals.UNTRACED[goals.ITEMS]: run(1.0),
+        goals.USERS_ME: run(1.12),
+        goals.UNTRACED[goals.USERS_ME]: run(1.0),
+    }
+    verdicts = {goal["goal"]: goal for goal in goals.evaluate(runs)}
+    items = verdicts["items_filtered: request logging and metrics cost <= 10% CPU/request"]
+    assert items["passed"] is True
+    assert items["measured"] == "1.000 -> 1.090 ms/req = +9.0%"
+    users = verdicts["users_me: request logging and metrics cost <= 10% CPU/request"]
+    assert users["passed"] is False
+    # Without its "before" run (--only left it out) there is no verdict, not a pass.
+    del runs[goals.UNTRACED[goals.ITEMS]]
+    assert not any(
+        "request logging" in g["goal"] and "items" in g["goal"] for g in goals.evaluate(runs)
+    )
+
+
+def test_the_bench_app_without_telemetry_lacks_only_request_telemetry() -> None:
+    from bench import untraced
+    from wapang.api.main import app
+    from wapang.api.middleware import RequestTelemetry
+
+    # Named, not compared as classes: Starlette types Middleware.cls as a factory protocol.
+    traced = [getattr(entry.cls, "__name__", "") for entry in app.user_middleware]
+    assert RequestTelemetry.__name__ in traced
+    assert [getattr(entry.cls, "__name__", "") for entry in untraced.app.user_middleware] == [
+        name for name in traced if name != RequestTelemetry.__name__
+    ]
+
+
 def test_rss_lists_a_process_and_its_children() -> None:
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

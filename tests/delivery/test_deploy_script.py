@@ -258,6 +258,22 @@ def test_a_selfhost_deploy_starts_the_backup_service_at_the_new_release(host: Ho
 def test_an_rds_deploy_runs_no_backup_service(host: Host) -> None:
     deployed(host, "sha1")
     assert host.running("backup") == []
+    assert host.running("prometheus") == []
+    assert "wapang-prometheus" not in host.calls()
+
+
+def test_the_monitoring_profile_pulls_and_starts_prometheus_at_each_release(host: Host) -> None:
+    host.deploy_dir.mkdir(parents=True)
+    (host.deploy_dir / "compose-profiles").write_text("selfhost,monitoring\n")
+    deployed(host, "sha1")
+    assert host.running("prometheus") == ["sha1"]
+    deployed(host, "sha2")
+    assert host.running("prometheus") == ["sha2"]
+    calls = host.calls().splitlines()
+    pulled = _index(calls, "pull --quiet ghcr.io/example/wapang-prometheus:sha2")
+    verified = max(n for n, line in enumerate(calls) if "app wapang verify" in line)
+    started = max(n for n, line in enumerate(calls) if "up -d --no-deps prometheus" in line)
+    assert pulled < verified < started  # pulled with the release, started once it passed
 
 
 def test_an_unsafe_migration_is_refused_before_anything_is_migrated(host: Host) -> None:

@@ -26,6 +26,7 @@ EXPECTED_ALERTS = {
     "HighErrorRatio",
     "NotReady",
     "BackupTooOld",
+    "BackupServiceDown",
 }
 
 

@@ -18,11 +18,22 @@ from wapang.db.restore import RestoreError, check, restore, verified_manifest
 RETRY_AFTER_FAILURE_SECONDS = 900  # the scheduled loop retries a failed backup this soon
 
 
-def run_backups(settings: Settings, release_tag: str | None, repeat: bool, out: Console) -> int:
+def run_backups(
+    settings: Settings,
+    release_tag: str | None,
+    repeat: bool,
+    out: Console,
+    metrics_port: int | None = None,
+) -> int:
     """One backup (exit 0/1), or with `repeat` forever: a backup whenever the newest one in
-    BACKUP_DIR is BACKUP_INTERVAL_HOURS old, so a restarted service keeps the schedule."""
+    BACKUP_DIR is BACKUP_INTERVAL_HOURS old, so a restarted service keeps the schedule; with
+    `metrics_port`, the newest backup's time for Prometheus (db/backup_metrics.py)."""
     if not repeat:
         return _backup_once(settings, release_tag, out)
+    if metrics_port is not None:
+        from wapang.db.backup_metrics import serve_backup_metrics
+
+        serve_backup_metrics(settings.BACKUP_DIR, metrics_port)
     while True:
         wait = seconds_until_due(settings)
         if wait > 0:

@@ -159,7 +159,7 @@ def _rehearse(
     ca_bundle: Path | None,
     timeout: float,
 ) -> bool:
-    console.print("building the three images from deploy/*.Dockerfile ...")
+    console.print("building the images from deploy/*.Dockerfile ...")
     for build in build_images(docker, REPOSITORY, TAG, base, ca_bundle):
         console.print(f"  {build.image}: {build.size_bytes / 1e6:.0f} MB in {build.seconds:.0f} s")
     shutil.copy(DEPLOY / "compose.yaml", rehearsal.deploy_dir / "compose.yaml")

@@ -1,4 +1,4 @@
-"""The production stack on a local Docker engine: the three images built from deploy/*.Dockerfile,
+"""The production stack on a local Docker engine: the four images built from deploy/*.Dockerfile,
 deploy/compose.yaml with the host's own compose.override.yaml beside it, and a throwaway ACME
 server (two pebble containers: "production" and "staging") in place of Let's Encrypt.
 
@@ -28,12 +28,14 @@ from wapang.delivery.pki import write_tls_pair
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-IMAGES = ("app", "nginx", "certbot")
+# What CD builds and pushes (cd.yml's matrix); prometheus serves the optional monitoring profile.
+IMAGES = ("app", "nginx", "certbot", "prometheus")
 # Base-image build arguments each Dockerfile takes (defaults: the pinned references).
 BASE_ARGS: dict[str, tuple[str, ...]] = {
     "app": ("UV_IMAGE", "PYTHON_IMAGE"),
     "certbot": ("UV_IMAGE", "PYTHON_IMAGE"),
     "nginx": ("NGINX_IMAGE",),
+    "prometheus": ("PYTHON_IMAGE",),
 }
 # The laptop default; a machine without Docker Hub passes the stand-in (deploy/standins).
 PEBBLE_IMAGE = "ghcr.io/letsencrypt/pebble:2.8.0"
@@ -97,7 +99,7 @@ def build_images(
     base_images: Mapping[str, str],
     ca_bundle: Path | None = None,
 ) -> list[Build]:
-    """Build the three images as CD does (same labels), tagged REPOSITORY/wapang-NAME:TAG."""
+    """Build the images as CD does (same labels), tagged REPOSITORY/wapang-NAME:TAG."""
     builds = []
     for name in IMAGES:
         image = f"{repository}/wapang-{name}:{tag}"
