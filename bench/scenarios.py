@@ -32,8 +32,8 @@ SHAPES: dict[str, dict[str, Any]] = {
     STORE_ITEMS: {"keys": LISTED_ITEM},
     ITEM_REVIEWS: {
         "keys": [
-            ["review_id", "id"],
-            ["writer_nickname", "nickname"],
+            ["review_id", "review_id"],
+            ["writer_nickname", "writer_nickname"],
             ["rating", "rating"],
             ["comment", "comment"],
         ]

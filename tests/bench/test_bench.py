@@ -124,8 +124,8 @@ def test_a_plan_refuses_what_it_cannot_explain() -> None:
 
 
 def test_the_database_ceiling_shapes_rows_as_the_response_models() -> None:
-    columns = ["id", "writer_id", "nickname", "rating", "comment"]
-    rows = [("r1", "w1", "kim", 5, "좋아요")]
+    columns = ["review_id", "writer_nickname", "rating", "comment", "page_created_at"]
+    rows = [("r1", "kim", 5, "좋아요", "2026-12-05")]
     shape = scenarios.SHAPES[goals.ITEM_REVIEWS]
     assert dbceiling.shape_rows(shape, columns, rows) == [
         {"review_id": "r1", "writer_nickname": "kim", "rating": 5, "comment": "좋아요"}
