@@ -54,6 +54,7 @@ class Scenario:
     storm: bool = False
     ceiling: str = ""  # the constant ceiling's route it is compared with; none when empty
     shape: dict[str, Any] | None = None  # a read the database ceiling replays (SHAPES)
+    order_ceiling: bool = False  # an order: the database ceiling's transaction (orderceiling.py)
     target: str = "app"  # or "edge": through nginx with TLS; "granian": the app under granian
     preflight: int = 3  # requests sent once before the load to check them and size the ceiling
 
@@ -113,13 +114,19 @@ def catalogue(
             shape=SHAPES[USERS_ME],
         ),
         Scenario(
-            ORDERS, "POST /api/orders (2 lines, 16 conns)", orders, connections=16, preflight=1
+            ORDERS,
+            "POST /api/orders (2 lines, 16 conns)",
+            orders,
+            connections=16,
+            preflight=1,
+            order_ceiling=True,
         ),
         Scenario(
             HOT_ITEM,
             "POST /api/orders, all of one item (64 conns)",
             [("POST", "/api/orders", token, hot) for token in tokens],
             preflight=1,
+            order_ceiling=True,
         ),
         Scenario(
             "sign_in",
