@@ -96,10 +96,15 @@ def cpu_before(path: Path | None) -> dict[str, float]:
         return {}
     summary = json.loads(path.read_text())["summary"]
     return {
-        name: 1000 * figures["cpu_cores"].get("app", 0.0) / figures["rps"]
+        name: 1000 * figures["cpu_cores"].get(_server(name), 0.0) / figures["rps"]
         for name, figures in summary.items()
         if figures.get("rps")
     }
+
+
+def _server(scenario: str) -> str:
+    """The process tree whose CPU a scenario's figures count (see `Result.server`)."""
+    return "granian" if scenario == goals.ITEMS_GRANIAN else "app"
 
 
 def print_table(
