@@ -107,7 +107,7 @@ def main() -> int:
         if arguments.scale:
             results += _scale(arguments, admin, rng, plans, targets, work, explains)
         verdicts = report.judge(results)
-        report.print_table(results, verdicts)
+        report.print_table(results, verdicts, report.cpu_before(arguments.before))
         path = report.write_json(
             arguments, started, dataset, env, results, verdicts, {"rss_mib": memory, **explains}
         )
@@ -136,6 +136,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--storm-rate", type=float, default=4.0, help="sign-ins per second")
     parser.add_argument("--only", help="comma-separated scenario names")
     parser.add_argument("--label", default="", help="a note stored with the results")
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="an earlier run's bench/results/*.json: its CPU per request shown beside this run's",
+    )
     parser.add_argument("--seed", type=int, default=5, help="random seed of the data")
     parser.add_argument(
         "--profile",

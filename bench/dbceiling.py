@@ -30,13 +30,16 @@ from typing import Any
 import asyncmy
 
 from bench.ceiling import serve
-from bench.sqlplan import Statement, parameters, plan_from_json
+from bench.orderceiling import place_order
+from bench.sqlplan import Statement, parameters, plan_from_json, token_subject
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
+# Scenarios that place orders (bench/orderceiling.py): a transaction, not a plan of reads.
+ORDER_SCENARIOS = ("orders", "hot_item")
 
 
 def shape_rows(shape: dict[str, Any], columns: list[str], rows: list[tuple[Any, ...]]) -> Any:
@@ -62,28 +65,23 @@ class DatabaseCeiling:
         }
         self.fair = fair
         self.pool: Any = None
+        self.writes: Any = None
         self.turns: asyncio.Semaphore | None = None
+        self.write_turns: asyncio.Semaphore | None = None
 
     async def start(self) -> None:
         size = int(os.environ.get("DB_POOL_SIZE") or 10)
-        self.pool = await asyncmy.create_pool(
-            host=os.environ["DB_HOST"],
-            port=int(os.environ["DB_PORT"]),
-            user=os.environ["DB_USER"],
-            password=os.environ["DB_PASSWORD"],
-            db=os.environ["DB_DATABASE"],
-            charset="utf8mb4",
-            autocommit=True,
-            minsize=size,
-            maxsize=size,
-            pool_recycle=1800,
-        )
+        self.pool = await _pool(size, autocommit=True)
+        # The orders' pool: transactions under READ COMMITTED, as the app's write engine.
+        self.writes = await _pool(size, autocommit=False, init_command=_READ_COMMITTED)
         self.turns = asyncio.Semaphore(size) if self.fair else None
+        self.write_turns = asyncio.Semaphore(size) if self.fair else None
 
     async def stop(self) -> None:
-        if self.pool is not None:
-            self.pool.close()
-            await self.pool.wait_closed()
+        for pool in (self.pool, self.writes):
+            if pool is not None:
+                pool.close()
+                await pool.wait_closed()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -93,6 +91,11 @@ class DatabaseCeiling:
         name, _, rest = path[1:].partition("/")
         if name == "healthz":
             await _answer(send, 200, b'{"status":"ok"}')
+            return
+        if name in ORDER_SCENARIOS and scope["method"] == "POST":
+            body = await _body(receive)
+            status, document = await self.order(_bearer(scope["headers"]), body)
+            await _answer(send, status, encode(document))
             return
         entry = self.plans.get(name)
         if entry is None:
@@ -112,6 +115,14 @@ class DatabaseCeiling:
             async with self.turns:
                 return await self._execute(plan, shape, values)
         return await self._execute(plan, shape, values)
+
+    async def order(self, token: str, body: bytes) -> tuple[int, Any]:
+        subject = token_subject(token) or ""
+        if self.write_turns is not None:
+            async with self.write_turns, self.writes.acquire() as connection:
+                return await place_order(connection, subject, body)
+        async with self.writes.acquire() as connection:
+            return await place_order(connection, subject, body)
 
     async def _execute(
         self, plan: list[Statement], shape: dict[str, Any], values: list[tuple[Any, ...]]
@@ -137,6 +148,33 @@ class DatabaseCeiling:
                 await self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+_READ_COMMITTED = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"
+
+
+async def _pool(size: int, **options: Any) -> Any:
+    return await asyncmy.create_pool(
+        host=os.environ["DB_HOST"],
+        port=int(os.environ["DB_PORT"]),
+        user=os.environ["DB_USER"],
+        password=os.environ["DB_PASSWORD"],
+        db=os.environ["DB_DATABASE"],
+        charset="utf8mb4",
+        minsize=size,
+        maxsize=size,
+        pool_recycle=1800,
+        **options,
+    )
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 def _bearer(headers: list[tuple[bytes, bytes]]) -> str:

@@ -23,11 +23,11 @@ UNTRACED = {ITEMS: "items_filtered_untraced", USERS_ME: "users_me_untraced"}
 SCALED = {ITEMS: "items_filtered_1m", STORE_ITEMS: "store_items_1m"}
 READS = (ITEMS, STORE_ITEMS, ITEM_REVIEWS, USERS_ME)
 
-# Share of the database-backed ceiling's requests/s each read scenario must reach.
-CEILING_SHARE = {ITEMS: 0.60, STORE_ITEMS: 0.60, ITEM_REVIEWS: 0.60, USERS_ME: 0.50}
-TAIL_FACTOR = 3.0  # p99 <= 3 x p50
-HOT_ITEM_P99_MS = 200.0
-ORDERS_P99_MS = 50.0
+# Share of the database-backed ceiling's requests/s each scenario must reach (orders: the
+# ceiling's transaction, bench/orderceiling.py).
+CEILING_SHARE = {ITEMS: 0.60, STORE_ITEMS: 0.60, ITEM_REVIEWS: 0.60, USERS_ME: 0.50, ORDERS: 0.50}
+TAIL_FACTOR = 3.0  # p99 <= 3 x p50, every read and the orders
+HOT_ITEM_TAIL_FACTOR = 4.0  # one item's row lock queues every order: p99 <= 4 x p50
 STORM_KEEPS = 0.80
 EDGE_KEEPS = 0.85
 SCALE_P50_FACTOR = 1.5
@@ -78,22 +78,17 @@ def evaluate(runs: dict[str, Run]) -> list[dict[str, Any]]:
             continue
         text = f"{name}: >= {share:.0%} of the database ceiling's req/s"
         goal(text, share_reached >= share, f"{share_reached:.0%}")
-    for name in READS:
+    tails = [(name, TAIL_FACTOR) for name in (*READS, ORDERS)] + [(HOT_ITEM, HOT_ITEM_TAIL_FACTOR)]
+    for name, factor in tails:
         run = runs.get(name)
-        if run is not None:
-            text = f"{name}: p99 <= {TAIL_FACTOR:g} x p50"
-            _at_most_times(goal, text, run.app.p99_ms, run.app.p50_ms, TAIL_FACTOR)
-    for name, text, bound in (
-        (HOT_ITEM, f"{HOT_ITEM}: 64 conns on one item", HOT_ITEM_P99_MS),
-        (ORDERS, f"{ORDERS} at 16 conns", ORDERS_P99_MS),
-    ):
-        write = runs.get(name)
-        if write is not None:
-            goal(
-                f"{text}: no error, p99 <= {bound:g} ms",
-                write.app.errors == 0 and write.app.p99_ms <= bound,
-                f"{write.app.p99_ms} ms, {write.app.errors} errors",
-            )
+        if run is None:
+            continue
+        tail = run.app.p99_ms / run.app.p50_ms if run.app.p50_ms else float("inf")
+        goal(
+            f"{name}: no error, p99 <= {factor:g} x p50",
+            run.app.errors == 0 and tail <= factor,
+            f"{run.app.p99_ms} / {run.app.p50_ms} ms = {tail:.2f}x, {run.app.errors} errors",
+        )
     _kept(goal, runs, ITEMS_STORM, ITEMS, STORM_KEEPS, "items during 4 sign-ins/s")
     _kept(goal, runs, ITEMS_EDGE, ITEMS, EDGE_KEEPS, "items through nginx + TLS")
     for base, scaled in SCALED.items():

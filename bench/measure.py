@@ -92,7 +92,7 @@ def measure(
             )
         if scenario.ceiling:
             result.ceiling = ceilings[scenario.ceiling]
-        if scenario.shape is not None:
+        if scenario.shape is not None or scenario.order_ceiling:
             db_file = requests_file(
                 work / f"{scenario.name}.db",
                 scenario.requests,

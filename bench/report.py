@@ -91,11 +91,32 @@ def judge(results: list[Result]) -> list[dict[str, Any]]:
     return goals.evaluate(runs)
 
 
-def print_table(results: list[Result], verdicts: list[dict[str, Any]]) -> None:
+def cpu_before(path: Path | None) -> dict[str, float]:
+    """CPU per request of each scenario in an earlier run's JSON (`--before`), to show beside
+    this run's: the figure that moves least with the machine's noise."""
+    if path is None:
+        return {}
+    summary = json.loads(path.read_text())["summary"]
+    return {
+        name: 1000 * figures["cpu_cores"].get(_server(name), 0.0) / figures["rps"]
+        for name, figures in summary.items()
+        if figures.get("rps")
+    }
+
+
+def _server(scenario: str) -> str:
+    """The process tree whose CPU a scenario's figures count (see `Result.server`)."""
+    return "granian" if scenario == goals.ITEMS_GRANIAN else "app"
+
+
+def print_table(
+    results: list[Result], verdicts: list[dict[str, Any]], before: dict[str, float] | None = None
+) -> None:
+    before = before or {}
     header = (
         f"\n{'scenario':<56} {'conns':>5} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'errors':>6} {'db ceil':>8} {'ratio':>6} {'p50/p99':>13} {'const':>8} {'ratio':>5} "
-        f"{'app cpu':>7} {'ms/req':>6} {'other':>5}"
+        f"{'app cpu':>7} {'ms/req':>6} {'before':>6} {'other':>5}"
     )
     print(header)
     print("-" * (len(header) - 1))
@@ -111,7 +132,7 @@ def print_table(results: list[Result], verdicts: list[dict[str, Any]]) -> None:
             f"{result.label:<56} {result.connections:>5} {app.rps:>8.1f} "
             f"{app.p50_ms:>7.2f} {app.p99_ms:>7.2f} {app.errors:>6} {db_part} {const_part} "
             f"{app.cpu_cores.get(result.server, 0):>7.2f} {result.cpu_ms_per_request:>6.2f} "
-            f"{app.cpu_cores.get('other', 0):>5.2f}"
+            f"{_before(before, result.scenario)} {app.cpu_cores.get('other', 0):>5.2f}"
         )
         if result.storm:
             storm = result.storm
@@ -123,6 +144,10 @@ def print_table(results: list[Result], verdicts: list[dict[str, Any]]) -> None:
     for goal in verdicts:
         mark = "PASS" if goal["passed"] else "FAIL"
         print(f"  [{mark}] {goal['goal']}: {goal['measured']}")
+
+
+def _before(before: dict[str, float], scenario: str) -> str:
+    return f"{before[scenario]:>6.2f}" if scenario in before else f"{'-':>6}"
 
 
 def write_json(

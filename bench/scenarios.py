@@ -33,8 +33,8 @@ SHAPES: dict[str, dict[str, Any]] = {
     STORE_ITEMS: {"keys": LISTED_ITEM},
     ITEM_REVIEWS: {
         "keys": [
-            ["review_id", "id"],
-            ["writer_nickname", "nickname"],
+            ["review_id", "review_id"],
+            ["writer_nickname", "writer_nickname"],
             ["rating", "rating"],
             ["comment", "comment"],
         ]
@@ -55,6 +55,7 @@ class Scenario:
     storm: bool = False
     ceiling: str = ""  # the constant ceiling's route it is compared with; none when empty
     shape: dict[str, Any] | None = None  # a read the database ceiling replays (SHAPES)
+    order_ceiling: bool = False  # an order: the database ceiling's transaction (orderceiling.py)
     # or "edge": through nginx with TLS; "granian": the app under granian; "untraced": the app
     # without its request telemetry (bench/untraced.py)
     target: str = "app"
@@ -125,13 +126,19 @@ def catalogue(
             target="untraced",
         ),
         Scenario(
-            ORDERS, "POST /api/orders (2 lines, 16 conns)", orders, connections=16, preflight=1
+            ORDERS,
+            "POST /api/orders (2 lines, 16 conns)",
+            orders,
+            connections=16,
+            preflight=1,
+            order_ceiling=True,
         ),
         Scenario(
             HOT_ITEM,
             "POST /api/orders, all of one item (64 conns)",
             [("POST", "/api/orders", token, hot) for token in tokens],
             preflight=1,
+            order_ceiling=True,
         ),
         Scenario(
             "sign_in",

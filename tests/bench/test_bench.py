@@ -124,8 +124,8 @@ def test_a_plan_refuses_what_it_cannot_explain() -> None:
 
 
 def test_the_database_ceiling_shapes_rows_as_the_response_models() -> None:
-    columns = ["id", "writer_id", "nickname", "rating", "comment"]
-    rows = [("r1", "w1", "kim", 5, "좋아요")]
+    columns = ["review_id", "writer_nickname", "rating", "comment", "page_created_at"]
+    rows = [("r1", "kim", 5, "좋아요", "2026-12-05")]
     shape = scenarios.SHAPES[goals.ITEM_REVIEWS]
     assert dbceiling.shape_rows(shape, columns, rows) == [
         {"review_id": "r1", "writer_nickname": "kim", "rating": 5, "comment": "좋아요"}
@@ -162,8 +162,8 @@ def test_goals_compare_each_read_with_its_database_ceiling_and_its_own_tail() ->
     passed = {goal["goal"]: goal["passed"] for goal in evaluated}
     assert passed["items_filtered: >= 60% of the database ceiling's req/s"] is True
     assert passed["users_me: >= 50% of the database ceiling's req/s"] is False
-    assert passed["users_me: p99 <= 3 x p50"] is False
-    assert passed["items_filtered: p99 <= 3 x p50"] is True
+    assert passed["users_me: no error, p99 <= 3 x p50"] is False
+    assert passed["items_filtered: no error, p99 <= 3 x p50"] is True
     assert passed["items through nginx + TLS: >= 85% of items alone"] is False
     assert passed["items during 4 sign-ins/s: >= 80% of items alone"] is True
     assert passed["zero errors in every run"] is True
@@ -175,14 +175,15 @@ def test_goals_of_writes_scale_and_errors() -> None:
         goals.SCALED[goals.ITEMS]: goals.Run(_Figures(500, p50_ms=30)),
         goals.STORE_ITEMS: goals.Run(_Figures(600, p50_ms=20)),
         goals.SCALED[goals.STORE_ITEMS]: goals.Run(_Figures(500, p50_ms=31)),
-        goals.HOT_ITEM: goals.Run(_Figures(100, p99_ms=150, errors=2)),
-        goals.ORDERS: goals.Run(_Figures(100, p99_ms=50)),
+        goals.HOT_ITEM: goals.Run(_Figures(100, p99_ms=30, errors=2)),
+        goals.ORDERS: goals.Run(_Figures(100, p99_ms=30), _Figures(250)),
     }
     verdicts = {goal["goal"]: goal["passed"] for goal in goals.evaluate(runs)}
     assert verdicts["items_filtered at 1M items: p50 <= 1.5 x p50 at 10k"] is True
     assert verdicts["store_items at 1M items: p50 <= 1.5 x p50 at 10k"] is False
-    assert verdicts["hot_item: 64 conns on one item: no error, p99 <= 200 ms"] is False
-    assert verdicts["orders at 16 conns: no error, p99 <= 50 ms"] is True
+    assert verdicts["hot_item: no error, p99 <= 4 x p50"] is False  # the errors
+    assert verdicts["orders: no error, p99 <= 3 x p50"] is True
+    assert verdicts["orders: >= 50% of the database ceiling's req/s"] is False  # 40%
     assert verdicts["zero errors in every run"] is False
 
 

@@ -1,4 +1,4 @@
-"""Listings are paged (contract 14.3): one mechanism for the five listings.
+"""Listings are paged (contract 14.3), by the read path (api/reads.py) for every listing.
 
 A page is the next `limit` rows after a key: every listing is ordered by its rows' creation
 time with the id as tie-break, and the cursor is the (created_at, id) of the last row served,
@@ -13,21 +13,48 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request, Response
-from sqlalchemy import BindParameter, ColumnElement, Row, Select, and_, bindparam, or_
+from fastapi import Depends, Query, Request
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    or_,
+    type_coerce,
+)
 
 from wapang.api.errors import InvalidFieldFormat
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
 _ID_MAX_LENGTH = 36
-# The labels under which a paged statement selects its key columns (see `Page.of`).
-_AT, _ID = "page_created_at", "page_id"
 
-RowT = TypeVar("RowT", bound=tuple[Any, ...])
+PAGE_LIMIT = "page_limit"
+
+
+def keyset(
+    query: Select[Any], created_at: ColumnElement[Any], row_id: ColumnElement[Any], after: bool
+) -> Select[Any]:
+    """`query` (already ordered by created_at, id) cut to a page: `LIMIT :page_limit` (one
+    more row than served, which tells whether another page follows), the key columns selected
+    last, and (`after`) only the rows past the cursor's key. Built once per listing, at import
+    (api/reads.py); a request binds `Page.values()`. The comparison is spelled out, not a row
+    value `(a, b) > (x, y)`, which MySQL does not use an index for."""
+    # The key's time is read as the driver gives it (naive UTC), not through `UtcDateTime` on
+    # every row: only the last row's becomes a cursor (`cut` makes it aware).
+    key_at = type_coerce(created_at, DateTime()).label("page_created_at")
+    paged = query.add_columns(key_at, row_id.label("page_id"))
+    if after:
+        at = bindparam("page_after_at", type_=created_at.type)
+        key: BindParameter[Any] = bindparam("page_after_id", type_=row_id.type)
+        paged = paged.where(or_(created_at > at, and_(created_at == at, row_id > key)))
+    return paged.limit(bindparam(PAGE_LIMIT, type_=Integer()))
 
 
 @dataclass(frozen=True)
@@ -37,49 +64,30 @@ class Page:
     limit: int = DEFAULT_LIMIT
     after: tuple[datetime, str] | None = None
 
-    def of(
-        self, query: Select[RowT], created_at: ColumnElement[Any], row_id: ColumnElement[Any]
-    ) -> Select[Any]:
-        """`query` (already ordered by created_at, id) cut to this page, plus one row that
-        tells whether another page follows; the key columns are selected under their labels.
-        The comparison is spelled out, not a row value `(a, b) > (x, y)`, which MySQL does
-        not use an index for."""
-        paged = query.add_columns(created_at.label(_AT), row_id.label(_ID))
-        if self.after is not None:
-            at = bindparam("page_after_at", type_=created_at.type)
-            key: BindParameter[Any] = bindparam("page_after_id", type_=row_id.type)
-            paged = paged.where(or_(created_at > at, and_(created_at == at, row_id > key)))
-        return paged.limit(self.limit + 1)
-
     def values(self) -> dict[str, Any]:
-        """The bound values of the statement `of` built."""
+        """The bound values of the statement `keyset` built."""
         if self.after is None:
-            return {}
-        return {"page_after_at": self.after[0], "page_after_id": self.after[1]}
+            return {PAGE_LIMIT: self.limit + 1}
+        return {
+            PAGE_LIMIT: self.limit + 1,
+            "page_after_at": self.after[0],
+            "page_after_id": self.after[1],
+        }
 
-    def cut(self, rows: Sequence[Row[Any]]) -> Listing:
-        """The page's rows, and the cursor of the next page when more rows follow."""
+    def cut(self, rows: Sequence[Sequence[Any]]) -> tuple[Sequence[Sequence[Any]], str | None]:
+        """The page's rows, and the cursor of the next page when more rows follow (the key
+        of the last row served: its last two columns)."""
         if len(rows) <= self.limit:
-            return Listing(list(rows), None)
-        last = rows[self.limit - 1]._mapping
-        return Listing(list(rows[: self.limit]), _encode(last[_AT], last[_ID]))
+            return rows, None
+        last = rows[self.limit - 1]
+        return rows[: self.limit], _encode(last[-2].replace(tzinfo=UTC), last[-1])
 
 
-@dataclass(frozen=True)
-class Listing:
-    rows: list[Any]
-    next_cursor: str | None
-
-    def map(self, shape: Any) -> Listing:
-        """The same page, each row turned into what the response lists."""
-        return Listing([shape(row) for row in self.rows], self.next_cursor)
-
-    def served(self, request: Request, response: Response) -> list[Any]:
-        """The rows, with `Link: <next page>; rel="next"` when one follows (RFC 8288)."""
-        if self.next_cursor is not None:
-            next_page = request.url.include_query_params(cursor=self.next_cursor)
-            response.headers["Link"] = f'<{next_page}>; rel="next"'
-        return self.rows
+def next_page_link(request: Request, cursor: str | None) -> dict[str, str]:
+    """`Link: <next page>; rel="next"` when one follows (RFC 8288)."""
+    if cursor is None:
+        return {}
+    return {"Link": f'<{request.url.include_query_params(cursor=cursor)}>; rel="next"'}
 
 
 def _encode(created_at: datetime, row_id: str) -> str:
@@ -100,7 +108,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
     return created_at, row_id
 
 
-def page_request(
+async def page_request(  # async: FastAPI runs a plain function in a thread
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page:

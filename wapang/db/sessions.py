@@ -1,5 +1,7 @@
-"""The request's sessions: one pool each for reads (autocommit) and writes (one transaction),
-handed out in arrival order, and the ReadSession / WriteSession dependencies that own them."""
+"""The request's database handles: one pool each for reads (autocommit) and writes (one
+transaction), handed out in arrival order. Reads get a plain connection (`ReadConnection`: no
+ORM session, no unit of work; api/reads.py runs its prebuilt statements on it), writes an ORM
+session whose transaction the dependency owns (`WriteSession`)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from wapang.config import Settings
 from wapang.db.engine import build_engine
@@ -116,6 +118,18 @@ class Database:
         """A request's session: autocommit reads or a transaction; TimeoutError (a 503) when
         no connection frees up in DB_CONNECT_TIMEOUT seconds."""
         pool = self._reads if reads_only else self._writes
+        async with self._turn(pool), pool.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """A plain autocommit connection of the read pool, in turn like the sessions: every
+        statement on it sees what was committed before it ran, and nothing else."""
+        async with self._turn(self._reads), self._reads.engine.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def _turn(self, pool: _SessionPool) -> AsyncIterator[None]:
         if pool.turns.locked():  # only a wait needs a deadline: timers cost on every request
             waiting_since = time.perf_counter()
             async with asyncio.timeout(self._turn_timeout):
@@ -126,8 +140,7 @@ class Database:
             pool.waited.observe(0)
         pool.in_use.inc()
         try:
-            async with pool.sessions() as session:
-                yield session
+            yield
         finally:
             pool.in_use.dec()
             pool.turns.release()
@@ -141,23 +154,24 @@ class Database:
         await self._reads.engine.dispose()
 
 
-# A route declares what it does with the database by the session it asks for. Both are
-# function-scoped: the write transaction commits after the endpoint returned and before the
-# response is sent, so a client never sees a success that was not committed, and a failed
-# commit (a unique key lost in a race) is answered with its contract error.
-async def _read_session(request: Request) -> AsyncIterator[AsyncSession]:
+# A route declares what it does with the database by what it asks for: a read connection, or
+# a write session. Both are function-scoped: the write transaction commits after the endpoint
+# returned and before the response is sent, so a client never sees a success that was not
+# committed, and a failed commit (a unique key lost in a race) is answered with its contract
+# error.
+async def _read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     database: Database = request.app.state.database
-    async with database.request_session(reads_only=True) as session:
-        yield session
+    async with database.read_connection() as connection:
+        yield connection
 
 
 async def _write_session(
     request: Request,
-    _reads_first: Annotated[AsyncSession, Depends(_read_session, scope="function")],
+    _reads_first: Annotated[AsyncConnection, Depends(_read_connection, scope="function")],
 ) -> AsyncIterator[AsyncSession]:
-    # Depending on the read session makes every request take its read connection (which
-    # authentication uses) before its write connection, in one order: no request can hold a
-    # write connection while it waits for a read one, so the pools cannot deadlock.
+    # Depending on the read connection makes every request take it (authentication reads
+    # through it) before its write connection, in one order: no request can hold a write
+    # connection while it waits for a read one, so the pools cannot deadlock.
     database: Database = request.app.state.database
     async with database.request_session(reads_only=False) as session:
         yield session
@@ -172,5 +186,5 @@ def _lift_deadline() -> None:
     deadline.reschedule(None)
 
 
-ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+ReadConnection = Annotated[AsyncConnection, Depends(_read_connection, scope="function")]
 WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]

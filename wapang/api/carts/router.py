@@ -7,20 +7,21 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import ValidationError
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
-from wapang.api.carts import service
+from wapang.api.carts import queries, service
 from wapang.api.carts.schemas import CartLineSet, CartOut, CheckoutRequest
 from wapang.api.errors import InvalidFieldFormat
 from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_once
 from wapang.api.orders.schemas import OrderOut
+from wapang.api.reads import json_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadSession, WriteSession
+from wapang.db.sessions import ReadConnection, WriteSession
 
 router = APIRouter(prefix="/carts", tags=["carts"], route_class=AuthenticatedFirst)
 
 
 @router.get("", response_model=CartOut)
-async def view_cart(user: CurrentUser, session: ReadSession) -> CartOut:
-    return await service.view_cart(session, user)
+async def view_cart(user: CurrentUser, connection: ReadConnection) -> Response:
+    return json_answer(await queries.cart(connection, user))
 
 
 @router.patch("", response_model=CartOut)

@@ -1,4 +1,5 @@
-"""The caller's cart: priced live on every read, ordered by when each line was added."""
+"""Changes to the caller's cart and its checkout (writes: a write session, the response model
+returned). The cart is priced live on every read (carts/queries.py)."""
 
 from __future__ import annotations
 
@@ -8,37 +9,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.carts.errors import EmptyCart
 from wapang.api.carts.models import CartLine
+from wapang.api.carts.queries import priced_cart
 from wapang.api.carts.schemas import CartLineSet, CartOut
 from wapang.api.items.models import Item
 from wapang.api.items.service import require_live_item
-from wapang.api.orders.pricing import PricedLine, price_lines
 from wapang.api.orders.schemas import OrderOut
 from wapang.api.orders.service import place_order
-from wapang.api.stores.models import Store
-from wapang.api.users.models import User
+from wapang.api.users.queries import Caller
 
 
-async def view_cart(session: AsyncSession, owner: User) -> CartOut:
-    rows = await session.execute(
-        select(
-            Item.id.label("item_id"),
-            Item.item_name,
-            Item.price,
-            CartLine.quantity,
-            Store.id.label("store_id"),
-            Store.store_name,
-            Store.delivery_fee,
-        )
-        .join(Item, Item.id == CartLine.item_id)
-        .join(Store, Store.id == Item.store_id)
-        .where(CartLine.user_id == owner.id, Item.deleted_at.is_(None))
-        .order_by(CartLine.position)
-    )
-    lines = [PricedLine.of(row) for row in rows]
-    return CartOut.model_validate(price_lines(lines).model_dump())
-
-
-async def set_line(session: AsyncSession, owner: User, data: CartLineSet) -> CartOut:
+async def set_line(session: AsyncSession, owner: Caller, data: CartLineSet) -> CartOut:
     await require_live_item(session, data.item_id)
     line = (CartLine.user_id == owner.id) & (CartLine.item_id == data.item_id)
     if data.quantity == 0:
@@ -50,7 +30,7 @@ async def set_line(session: AsyncSession, owner: User, data: CartLineSet) -> Car
         changed = await session.execute(update(CartLine).where(line).values(quantity=data.quantity))
         if changed.rowcount == 0:  # type: ignore[attr-defined]
             await session.execute(_add_line(session, owner.id, data))
-    return await view_cart(session, owner)
+    return await priced_cart(session, owner)
 
 
 def _add_line(session: AsyncSession, user_id: str, data: CartLineSet) -> Executable:
@@ -74,12 +54,12 @@ def _add_line(session: AsyncSession, user_id: str, data: CartLineSet) -> Executa
     return mysql_upsert.on_duplicate_key_update(quantity=mysql_upsert.inserted.quantity)
 
 
-async def empty_cart(session: AsyncSession, owner: User) -> None:
+async def empty_cart(session: AsyncSession, owner: Caller) -> None:
     await session.execute(delete(CartLine).where(CartLine.user_id == owner.id))
 
 
 async def checkout(
-    session: AsyncSession, owner: User, expected_total: int | None = None
+    session: AsyncSession, owner: Caller, expected_total: int | None = None
 ) -> OrderOut:
     """Order every line of the cart and empty it, or change nothing at all.
 

@@ -1,16 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
-from wapang.api.items import service
-from wapang.api.items.models import Item
+from wapang.api.items import queries, service
 from wapang.api.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItemOut
 from wapang.api.paging import Paging
+from wapang.api.reads import page_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadSession, WriteSession
+from wapang.db.sessions import ReadConnection, WriteSession
 
 router = APIRouter(tags=["items"], route_class=AuthenticatedFirst)
 
@@ -19,30 +19,28 @@ PriceBound = Annotated[int | None, Query(ge=-(2**63), le=2**63 - 1)]
 
 
 @router.post("/items", status_code=status.HTTP_201_CREATED, response_model=ItemOut)
-async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -> Item:
+async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -> ItemOut:
     return await service.add_item(session, user, data)
 
 
 @router.get("/items", response_model=list[ListedItemOut])
 async def search_items(
     request: Request,
-    response: Response,
-    session: ReadSession,
+    connection: ReadConnection,
     page: Paging,
     store_id: str | None = None,
     min_price: PriceBound = None,
     max_price: PriceBound = None,
     in_stock: bool = False,
-) -> list[dict[str, Any]]:
-    where = service.ItemFilter(store_id, min_price, max_price, in_stock)
-    listing = await service.search_items(session, where, page)
-    return listing.served(request, response)
+) -> Response:
+    where = queries.ItemFilter(store_id, min_price, max_price, in_stock)
+    return page_answer(request, await queries.search(connection, where, page))
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut)
 async def edit_item(
     item_id: str, data: ItemUpdate, user: CurrentUser, session: WriteSession
-) -> Item:
+) -> ItemOut:
     return await service.edit_item(session, user, item_id, data)
 
 
@@ -54,7 +52,6 @@ async def remove_item(item_id: str, user: CurrentUser, session: WriteSession) ->
 
 @router.get("/stores/{store_id}/items", response_model=list[ItemOut])
 async def store_items(
-    store_id: str, request: Request, response: Response, session: ReadSession, page: Paging
-) -> list[dict[str, Any]]:
-    listing = await service.items_of_store(session, store_id, page)
-    return listing.served(request, response)
+    store_id: str, request: Request, connection: ReadConnection, page: Paging
+) -> Response:
+    return page_answer(request, await queries.items_of_store(connection, store_id, page))

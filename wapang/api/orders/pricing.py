@@ -30,6 +30,10 @@ class PricedLine:
             **{name: given[name] if name in given else getattr(source, name) for name in _FIELDS}
         )
 
+    @staticmethod
+    def names() -> tuple[str, ...]:
+        return _FIELDS
+
 
 _FIELDS = tuple(field.name for field in fields(PricedLine))
 

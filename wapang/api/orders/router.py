@@ -3,14 +3,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
-from wapang.api.orders import service
-from wapang.api.orders.errors import EmptyItemList
+from wapang.api.orders import queries, service
 from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_once
 from wapang.api.orders.models import OrderStatus
 from wapang.api.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, OrderSummaryOut
 from wapang.api.paging import Paging
+from wapang.api.reads import json_answer, page_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadSession, WriteSession
+from wapang.db.sessions import ReadConnection, WriteSession
 
 router = APIRouter(tags=["orders"], route_class=AuthenticatedFirst)
 
@@ -20,18 +20,15 @@ async def place_order(
     data: OrderCreate, user: CurrentUser, session: WriteSession, key: IdempotencyKey = None
 ) -> Response:
     async def order() -> OrderOut:
-        if not data.items:
-            raise EmptyItemList()
-        lines = ((line.item_id, line.quantity) for line in data.items)
-        return await service.place_order(session, user, lines, data.expected_total_price)
+        return await service.order_items(session, user, data)
 
     same_request = fingerprint("POST /api/orders", data)
     return await respond_once(session, user.id, key, same_request, order, status.HTTP_201_CREATED)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-async def read_order(order_id: str, user: CurrentUser, session: ReadSession) -> OrderOut:
-    return await service.read_order(session, user, order_id)
+async def read_order(order_id: str, user: CurrentUser, connection: ReadConnection) -> Response:
+    return json_answer(await queries.order(connection, user, order_id))
 
 
 @router.patch("/orders/{order_id}", response_model=OrderOut)
@@ -43,7 +40,6 @@ async def change_status(
 
 @router.get("/users/me/orders", response_model=list[OrderSummaryOut])
 async def my_orders(
-    user: CurrentUser, session: ReadSession, page: Paging, request: Request, response: Response
-) -> list[OrderSummaryOut]:
-    listing = await service.orders_of(session, user, page)
-    return listing.served(request, response)
+    user: CurrentUser, connection: ReadConnection, page: Paging, request: Request
+) -> Response:
+    return page_answer(request, await queries.orders_of(connection, user, page))

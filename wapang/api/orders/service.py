@@ -1,4 +1,5 @@
-"""Placing, reading and changing orders. Stock moves only inside the order's transaction."""
+"""Placing and changing orders (writes: a write session, the response model returned; reads
+are orders/queries.py). Stock moves only inside the order's transaction."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from wapang.api.errors import InvalidFieldFormat
 from wapang.api.items.errors import ItemNotFound
 from wapang.api.items.models import Item
 from wapang.api.orders.errors import (
+    EmptyItemList,
     InvalidOrderStatus,
     NotEnoughStock,
     NotYourOrder,
@@ -21,10 +23,9 @@ from wapang.api.orders.errors import (
 )
 from wapang.api.orders.models import Order, OrderLine, OrderStatus
 from wapang.api.orders.pricing import PricedLine, price_lines
-from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
-from wapang.api.paging import Listing, Page
+from wapang.api.orders.schemas import OrderCreate, OrderOut
 from wapang.api.stores.models import Store
-from wapang.api.users.models import User
+from wapang.api.users.queries import Caller
 from wapang.db.base import INT32_MAX, new_id, table_of, utc_now
 from wapang.db.lookups import get_owned
 
@@ -39,9 +40,17 @@ def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
     return merged
 
 
+async def order_items(session: AsyncSession, buyer: Caller, data: OrderCreate) -> OrderOut:
+    """`POST /orders`: the lines asked for, at least one."""
+    if not data.items:
+        raise EmptyItemList()
+    lines = ((line.item_id, line.quantity) for line in data.items)
+    return await place_order(session, buyer, lines, data.expected_total_price)
+
+
 async def place_order(
     session: AsyncSession,
-    buyer: User,
+    buyer: Caller,
     requested: Iterable[tuple[str, int]],
     expected_total: int | None = None,
 ) -> OrderOut:
@@ -145,14 +154,14 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
     ]
 
 
-def order_out(order: Order, status: str | None = None) -> OrderOut:
+def _order_out(order: Order, status: str | None = None) -> OrderOut:
     lines = [PricedLine.of(line) for line in order.lines]
     return OrderOut(
         order_id=order.id, status=status or order.status, **price_lines(lines).model_dump()
     )
 
 
-async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order:
+async def _own_order(session: AsyncSession, buyer: Caller, order_id: str) -> Order:
     return await get_owned(
         session,
         Order,
@@ -164,12 +173,8 @@ async def _own_order(session: AsyncSession, buyer: User, order_id: str) -> Order
     )
 
 
-async def read_order(session: AsyncSession, buyer: User, order_id: str) -> OrderOut:
-    return order_out(await _own_order(session, buyer, order_id))
-
-
 async def change_status(
-    session: AsyncSession, buyer: User, order_id: str, new_status: OrderStatus
+    session: AsyncSession, buyer: Caller, order_id: str, new_status: OrderStatus
 ) -> OrderOut:
     order = await _own_order(session, buyer, order_id)
     # Conditional on the current status, so two concurrent cancels restock only once.
@@ -183,7 +188,7 @@ async def change_status(
     if new_status is OrderStatus.CANCELED:
         await _restock(session, order.lines)
     audit("order.status_changed", buyer.id, order_id=order.id, status=new_status.value)
-    return order_out(order, status=new_status.value)
+    return _order_out(order, status=new_status.value)
 
 
 async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
@@ -198,16 +203,3 @@ async def _restock(session: AsyncSession, lines: Iterable[OrderLine]) -> None:
                 )
             )
         )
-
-
-async def orders_of(session: AsyncSession, buyer: User, page: Page) -> Listing:
-    query = (
-        select(_ORDERS.c.id, _ORDERS.c.total_price, _ORDERS.c.status)
-        .where(_ORDERS.c.buyer_id == buyer.id)
-        .order_by(_ORDERS.c.created_at, _ORDERS.c.id)
-    )
-    paged = page.of(query, _ORDERS.c.created_at, _ORDERS.c.id)
-    rows = await session.execute(paged, page.values())
-    return page.cut(rows.all()).map(
-        lambda row: OrderSummaryOut(order_id=row.id, total_price=row.total_price, status=row.status)
-    )

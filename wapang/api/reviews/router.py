@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.paging import Paging
-from wapang.api.reviews import service
+from wapang.api.reads import json_answer, page_answer
+from wapang.api.reviews import queries, service
 from wapang.api.reviews.schemas import (
     ItemReviewOut,
     MyReviewOut,
@@ -15,7 +14,7 @@ from wapang.api.reviews.schemas import (
     ReviewUpdate,
 )
 from wapang.api.users.dependencies import CurrentUser, OptionalUser
-from wapang.db.sessions import ReadSession, WriteSession
+from wapang.db.sessions import ReadConnection, WriteSession
 
 router = APIRouter(tags=["reviews"], route_class=AuthenticatedFirst)
 
@@ -37,20 +36,14 @@ async def write_review(
     response_model_exclude_unset=True,
 )
 async def item_reviews(
-    item_id: str,
-    user: OptionalUser,
-    session: ReadSession,
-    page: Paging,
-    request: Request,
-    response: Response,
-) -> list[dict[str, Any]]:
-    listing = await service.item_reviews(session, item_id, user, page)
-    return listing.served(request, response)
+    item_id: str, user: OptionalUser, connection: ReadConnection, page: Paging, request: Request
+) -> Response:
+    return page_answer(request, await queries.item_reviews(connection, item_id, user, page))
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut, response_model_exclude_unset=True)
-async def read_review(review_id: str, user: OptionalUser, session: ReadSession) -> ReviewOut:
-    return await service.read_review(session, review_id, user)
+async def read_review(review_id: str, user: OptionalUser, connection: ReadConnection) -> Response:
+    return json_answer(await queries.review(connection, review_id, user))
 
 
 @router.patch("/reviews/{review_id}", response_model=ReviewOut)
@@ -68,7 +61,6 @@ async def delete_review(review_id: str, user: CurrentUser, session: WriteSession
 
 @router.get("/users/me/reviews", response_model=list[MyReviewOut])
 async def my_reviews(
-    user: CurrentUser, session: ReadSession, page: Paging, request: Request, response: Response
-) -> list[MyReviewOut]:
-    listing = await service.reviews_by(session, user, page)
-    return listing.served(request, response)
+    user: CurrentUser, connection: ReadConnection, page: Paging, request: Request
+) -> Response:
+    return page_answer(request, await queries.reviews_by(connection, user, page))

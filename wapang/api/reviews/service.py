@@ -1,13 +1,11 @@
+"""Review writes (a write session, the response model returned). Reads are reviews/queries.py."""
+
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Row, Select, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wapang.api.items.models import Item
-from wapang.api.items.service import get_live_item, require_live_item
-from wapang.api.paging import Listing, Page
+from wapang.api.items.service import get_live_item
 from wapang.api.reviews.errors import (
     NicknameNotSet,
     NotYourReview,
@@ -15,13 +13,12 @@ from wapang.api.reviews.errors import (
     ReviewNotFound,
 )
 from wapang.api.reviews.models import Review
-from wapang.api.reviews.schemas import MyReviewOut, ReviewCreate, ReviewOut, ReviewUpdate
-from wapang.api.users.models import User
-from wapang.db.base import is_canonical_id, table_of
+from wapang.api.reviews.schemas import ReviewCreate, ReviewOut, ReviewUpdate
+from wapang.api.users.queries import Caller
 from wapang.db.lookups import get_owned
 
 
-def _review_out(review: Review, writer_nickname: str | None, viewer: User | None) -> ReviewOut:
+def _review_out(review: Review, writer_nickname: str | None, viewer: Caller) -> ReviewOut:
     shown = ReviewOut(
         review_id=review.id,
         item_id=review.item_id,
@@ -29,17 +26,12 @@ def _review_out(review: Review, writer_nickname: str | None, viewer: User | None
         rating=review.rating,
         comment=review.comment,
     )
-    if viewer is not None:
-        shown.is_writer = review.writer_id == viewer.id
+    shown.is_writer = review.writer_id == viewer.id
     return shown
 
 
-def _with_writer() -> Select[Review, str | None]:
-    return select(Review, User.nickname).join(User, User.id == Review.writer_id)
-
-
 async def write_review(
-    session: AsyncSession, writer: User, item_id: str, data: ReviewCreate
+    session: AsyncSession, writer: Caller, item_id: str, data: ReviewCreate
 ) -> ReviewOut:
     await get_live_item(session, item_id)
     if writer.nickname is None:
@@ -53,57 +45,14 @@ async def write_review(
     return _review_out(review, writer.nickname, writer)
 
 
-async def item_reviews(
-    session: AsyncSession, item_id: str, viewer: User | None, page: Page
-) -> Listing:
-    """`ItemReviewOut` fields, oldest first; `is_writer` only for a signed-in viewer."""
-    await require_live_item(session, item_id)
-    statement = page.of(_ITEM_REVIEWS, _reviews.created_at, _reviews.id)
-    rows = await session.execute(statement, {"item_id": item_id, **page.values()})
-
-    def shown(row: Row[Any]) -> dict[str, Any]:
-        review = {
-            "review_id": row.id,
-            "writer_nickname": row.nickname,
-            "rating": row.rating,
-            "comment": row.comment,
-        }
-        if viewer is not None:
-            review["is_writer"] = row.writer_id == viewer.id
-        return review
-
-    return page.cut(rows.all()).map(shown)
-
-
-# The listing reads plain columns with statements built once (see items/service.py).
-_REVIEWS, _USERS = table_of(Review), table_of(User)
-_reviews, _users = _REVIEWS.c, _USERS.c
-_ITEM_REVIEWS = (
-    select(_reviews.id, _reviews.writer_id, _users.nickname, _reviews.rating, _reviews.comment)
-    .join_from(_REVIEWS, _USERS, _users.id == _reviews.writer_id)
-    .where(_reviews.item_id == bindparam("item_id"))
-    .order_by(_reviews.created_at, _reviews.id)
-)
-
-
-async def read_review(session: AsyncSession, review_id: str, viewer: User | None) -> ReviewOut:
-    if not is_canonical_id(review_id):
-        raise ReviewNotFound()
-    row = (await session.execute(_with_writer().where(Review.id == review_id))).first()
-    if row is None:
-        raise ReviewNotFound()
-    review, nickname = row
-    return _review_out(review, nickname, viewer)
-
-
-async def _own_review(session: AsyncSession, writer: User, review_id: str) -> Review:
+async def _own_review(session: AsyncSession, writer: Caller, review_id: str) -> Review:
     return await get_owned(
         session, Review, review_id, writer.id, missing=ReviewNotFound, foreign=NotYourReview
     )
 
 
 async def edit_review(
-    session: AsyncSession, writer: User, review_id: str, data: ReviewUpdate
+    session: AsyncSession, writer: Caller, review_id: str, data: ReviewUpdate
 ) -> ReviewOut:
     review = await _own_review(session, writer, review_id)
     for field, value in data.changes().items():
@@ -112,30 +61,7 @@ async def edit_review(
     return _review_out(review, writer.nickname, writer)
 
 
-async def delete_review(session: AsyncSession, writer: User, review_id: str) -> None:
+async def delete_review(session: AsyncSession, writer: Caller, review_id: str) -> None:
     review = await _own_review(session, writer, review_id)
     await session.delete(review)
     await session.flush()
-
-
-async def reviews_by(session: AsyncSession, writer: User, page: Page) -> Listing:
-    query = (
-        select(_reviews.id, _reviews.item_id, _items.item_name, _reviews.comment, _reviews.rating)
-        .join_from(_REVIEWS, _ITEMS, _items.id == _reviews.item_id)
-        .where(_reviews.writer_id == writer.id)
-        .order_by(_reviews.created_at, _reviews.id)
-    )
-    rows = await session.execute(page.of(query, _reviews.created_at, _reviews.id), page.values())
-    return page.cut(rows.all()).map(
-        lambda row: MyReviewOut(
-            review_id=row.id,
-            item_id=row.item_id,
-            item_name=row.item_name,
-            comment=row.comment,
-            rating=row.rating,
-        )
-    )
-
-
-_ITEMS = table_of(Item)
-_items = _ITEMS.c

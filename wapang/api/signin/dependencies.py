@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
@@ -17,11 +17,13 @@ from wapang.db.sessions import Database
 
 
 class RefreshToken(Authentication[TokenClaims]):
-    async def identify(self, request: Request, session: AsyncSession, token: str) -> TokenClaims:
+    async def identify(
+        self, request: Request, connection: AsyncConnection, token: str
+    ) -> TokenClaims:
         tokens = token_service(request)
         claims = tokens.decode(token, TokenKind.REFRESH)
-        await token_holder(session, claims)
-        blocked, revoked = await refresh_token_state(session, claims)
+        await token_holder(connection, claims)
+        blocked, revoked = await refresh_token_state(connection, claims)
         if revoked:
             raise InvalidToken()
         if blocked:

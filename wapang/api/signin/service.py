@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 
 from sqlalchemy import Insert, Select, delete, exists, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from wapang.api.audit import audit
 from wapang.api.auth.errors import TooManyRequests
@@ -103,11 +103,13 @@ async def block(session: AsyncSession, claims: TokenClaims) -> None:
     await session.flush()
 
 
-async def refresh_token_state(session: AsyncSession, claims: TokenClaims) -> tuple[bool, bool]:
+async def refresh_token_state(
+    connection: AsyncConnection, claims: TokenClaims
+) -> tuple[bool, bool]:
     """(blocked, session revoked) in one round trip."""
     blocked = exists().where(BlockedToken.jti == claims.token_id)
     revoked = exists().where(RevokedSession.session_id == claims.session.session_id)
-    row = (await session.execute(select(blocked, revoked))).one()
+    row = (await connection.execute(select(blocked, revoked))).one()
     return bool(row[0]), bool(row[1])
 
 

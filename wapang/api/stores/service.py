@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.stores.errors import (
@@ -13,45 +13,28 @@ from wapang.api.stores.errors import (
     StoreNotFound,
 )
 from wapang.api.stores.models import Store
-from wapang.api.stores.schemas import StoreCreate, StoreUpdate
-from wapang.api.users.models import User
-from wapang.db.base import is_canonical_id, name_key, table_of
+from wapang.api.stores.schemas import StoreCreate, StoreOut, StoreUpdate
+from wapang.api.users.queries import Caller
+from wapang.db.base import name_key
 from wapang.db.lookups import get_or_raise
 
 UNIQUE_FIELDS = ("store_name", "email", "phone_number")
 KEYED_FIELDS = ("store_name", "email")
 
 
-async def get_store(session: AsyncSession, store_id: str) -> Store:
-    return await get_or_raise(session, Store, store_id, StoreNotFound)
-
-
-async def require_store(session: AsyncSession, store_id: str) -> None:
-    """`get_store` for a caller that needs no Store object: one column, a statement built once
-    (a listing checks its store on every request)."""
-    if (
-        not is_canonical_id(store_id)
-        or await session.scalar(_STORE_EXISTS, {"store_id": store_id}) is None
-    ):
-        raise StoreNotFound()
-
-
-_stores = table_of(Store).c
-_STORE_EXISTS = select(_stores.id).where(_stores.id == bindparam("store_id"))
-
-
-async def store_of(session: AsyncSession, owner: User) -> Store | None:
+async def store_of(session: AsyncSession, owner: Caller) -> Store | None:
     return await session.scalar(select(Store).where(Store.owner_id == owner.id))
 
 
-async def require_own_store(session: AsyncSession, owner: User) -> Store:
+async def require_own_store(session: AsyncSession, owner: Caller) -> Store:
+    """The caller's store, for another domain's write (items): a row, in the write session."""
     store = await store_of(session, owner)
     if store is None:
         raise NoStoreOwned()
     return store
 
 
-async def open_store(session: AsyncSession, owner: User, data: StoreCreate) -> Store:
+async def open_store(session: AsyncSession, owner: Caller, data: StoreCreate) -> StoreOut:
     values = data.model_dump()
     # One statement sees one snapshot: a store the owner opened concurrently is ERR_008 even
     # when it also clashes by name (ERR_009), as the contract orders them.
@@ -66,11 +49,13 @@ async def open_store(session: AsyncSession, owner: User, data: StoreCreate) -> S
     store = Store(owner_id=owner.id, **values)
     session.add(store)
     await session.flush()  # a race lost on a unique key is answered by its error (errors.py)
-    return store
+    return StoreOut.model_validate(store)
 
 
-async def edit_store(session: AsyncSession, owner: User, store_id: str, data: StoreUpdate) -> Store:
-    store = await get_store(session, store_id)
+async def edit_store(
+    session: AsyncSession, owner: Caller, store_id: str, data: StoreUpdate
+) -> StoreOut:
+    store = await get_or_raise(session, Store, store_id, StoreNotFound)
     if store.owner_id != owner.id:
         raise NoStoreOwned() if await store_of(session, owner) is None else NotYourStore()
     changes = data.changes()
@@ -78,7 +63,7 @@ async def edit_store(session: AsyncSession, owner: User, store_id: str, data: St
     for field, value in changes.items():
         setattr(store, field, value)
     await session.flush()
-    return store
+    return StoreOut.model_validate(store)
 
 
 async def _reject_conflicts(

@@ -5,9 +5,9 @@ from fastapi import APIRouter, Request, Response, status
 from wapang.api.auth.dependencies import AuthenticatedFirst, token_service
 from wapang.api.auth.passwords import HashingTurn
 from wapang.api.auth.schemas import TokenPair
-from wapang.api.users import service
+from wapang.api.reads import json_answer
+from wapang.api.users import queries, service
 from wapang.api.users.dependencies import CurrentUser
-from wapang.api.users.models import User
 from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp, UserOut
 from wapang.db.sessions import WriteSession
 
@@ -15,17 +15,17 @@ router = APIRouter(prefix="/users", tags=["users"], route_class=AuthenticatedFir
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
-async def sign_up(data: SignUp, _: HashingTurn, session: WriteSession) -> User:
+async def sign_up(data: SignUp, _: HashingTurn, session: WriteSession) -> UserOut:
     return await service.sign_up(session, data)
 
 
 @router.get("/me", response_model=UserOut)
-async def my_profile(user: CurrentUser) -> User:
-    return user
+async def my_profile(user: CurrentUser) -> Response:
+    return json_answer(queries.profile(user))
 
 
 @router.patch("/me", response_model=UserOut)
-async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: WriteSession) -> User:
+async def edit_profile(data: ProfileUpdate, user: CurrentUser, session: WriteSession) -> UserOut:
     return await service.update_profile(session, user, data)
 
 

@@ -10,7 +10,8 @@ from wapang.api.auth.schemas import TokenPair
 from wapang.api.auth.tokens import TokenService
 from wapang.api.users.errors import EmailAlreadyExists
 from wapang.api.users.models import User
-from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp
+from wapang.api.users.queries import Caller
+from wapang.api.users.schemas import PasswordChange, ProfileUpdate, SignUp, UserOut
 from wapang.db.base import name_key
 
 
@@ -21,31 +22,33 @@ async def _email_taken(session: AsyncSession, email: str, except_user: str | Non
     return await session.scalar(query.limit(1)) is not None
 
 
-async def sign_up(session: AsyncSession, data: SignUp) -> User:
+async def sign_up(session: AsyncSession, data: SignUp) -> UserOut:
     if await _email_taken(session, data.email):
         raise EmailAlreadyExists()
     user = User(email=data.email, hashed_password=await hash_password(data.password))
     session.add(user)
     await session.flush()  # a race for the e-mail lost on its unique key is ERR_004 (errors.py)
-    return user
+    return UserOut.model_validate(user)
 
 
-async def update_profile(session: AsyncSession, user: User, data: ProfileUpdate) -> User:
+async def update_profile(session: AsyncSession, user: Caller, data: ProfileUpdate) -> UserOut:
     changes = data.changes()
     if "email" in changes and await _email_taken(session, changes["email"], except_user=user.id):
         raise EmailAlreadyExists()
-    # The caller was authenticated through the read session: bring it into this transaction.
-    user = await session.merge(user, load=False)
-    for field, value in changes.items():
-        setattr(user, field, value)
-    await session.flush()
+    # The caller's row was read on the read connection: the change is one UPDATE of it here.
+    await session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
     if "email" in changes:
         audit("email.changed", user.id)
-    return user
+    return UserOut.model_validate({**user._asdict(), **changes})
 
 
 async def change_password(
-    session: AsyncSession, tokens: TokenService, user: User, data: PasswordChange
+    session: AsyncSession, tokens: TokenService, user: Caller, data: PasswordChange
 ) -> TokenPair:
     """Contract 14.6: every earlier token ends; the caller goes on with the pair returned."""
     if not await verify_password(user.hashed_password, data.current_password):
@@ -56,7 +59,7 @@ async def change_password(
     return tokens.issue_pair(user.id, version)
 
 
-async def sign_out_everywhere(session: AsyncSession, user: User) -> None:
+async def sign_out_everywhere(session: AsyncSession, user: Caller) -> None:
     await _end_earlier_tokens(session, user.id)
     audit("sessions.revoked", user.id)
 
