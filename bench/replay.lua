@@ -7,6 +7,16 @@
 -- round-robin from its own offset. Every response outside 2xx is counted (wrk itself only
 -- counts >= 400).
 
+-- BENCH_CONNECT=ADDRESS: connect there, whatever the URL's host resolves to. The URL's host
+-- still names the TLS server (SNI) and the Host header: the edge refuses a handshake for any
+-- other name, and wrk sends no SNI when the URL holds an IP address.
+local connect_to = os.getenv("BENCH_CONNECT")
+if connect_to then
+  function wrk.resolve(host, service)
+    wrk.addrs = wrk.lookup(connect_to, service)
+  end
+end
+
 local threads = {}
 local next_id = 1
 

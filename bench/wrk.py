@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpu, profile
+from harness.processes import LOOPBACK
 
 LUA = Path(__file__).resolve().parent / "replay.lua"
 
@@ -65,7 +67,12 @@ def run_wrk(
         str(requests_file),
     ]
     finished = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=seconds + 60
+        command,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+        env={**os.environ, "BENCH_CONNECT": LOOPBACK},  # a server name in the URL: replay.lua
     )
     for line in finished.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
