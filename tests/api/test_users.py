@@ -308,6 +308,19 @@ async def test_changed_email_is_the_new_sign_in(client: httpx.AsyncClient) -> No
     assert new.status_code == 200, new.text
 
 
+async def test_a_changed_email_moves_its_uniqueness_with_it(client: httpx.AsyncClient) -> None:
+    """The address's key follows the change: the new address is taken in any case, the old
+    one is free again."""
+    shopper = await sign_up(client)
+    assert (await patch_me(shopper, {"email": "moved@example.com"})).status_code == 200
+
+    taken = await post_user(client, {"email": "MOVED@Example.com", "password": PASSWORD})
+    freed = await post_user(client, {"email": shopper.email.upper(), "password": PASSWORD})
+
+    assert_error(taken, *ERR_004)
+    assert freed.status_code == 201, freed.text
+
+
 @pytest.mark.parametrize("case", [str.lower, str.upper], ids=["same-case", "other-case"])
 async def test_taking_another_users_email_is_err_004(client: httpx.AsyncClient, case: Any) -> None:
     shopper, other = await sign_up_many(client, 2)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, validates
@@ -41,3 +42,11 @@ class User(Base):
         """Every write of the address writes its key: sign-up and e-mail change alike."""
         self.email_key = name_key(email)
         return email
+
+    @staticmethod
+    def with_keys(changes: dict[str, Any]) -> dict[str, Any]:
+        """An UPDATE's values with the key of any address among them: a Core UPDATE does not
+        pass through `_keep_key`."""
+        if "email" in changes:
+            return {**changes, "email_key": name_key(changes["email"])}
+        return changes

@@ -39,7 +39,7 @@ async def update_profile(session: AsyncSession, user: Caller, data: ProfileUpdat
     await session.execute(
         update(User)
         .where(User.id == user.id)
-        .values(**changes)
+        .values(User.with_keys(changes))
         .execution_options(synchronize_session=False)
     )
     if "email" in changes:
