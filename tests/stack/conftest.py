@@ -75,7 +75,13 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     docker = Docker(CLIENT, _client_env(root))
     if docker.run("info", check=False).returncode == 0:
         pytest.fail("a Docker daemon already runs here; the stack tests start their own", False)
-    daemon = Service.start("dockerd", [DOCKERD, "--storage-driver=overlay2"], root / "dockerd.log")
+    # Its own data root: no image, build cache, container or volume of an earlier run (a
+    # database volume initialised with other passwords) can reach this one.
+    daemon = Service.start(
+        "dockerd",
+        [DOCKERD, "--storage-driver=overlay2", f"--data-root={root / 'docker-data'}"],
+        root / "dockerd.log",
+    )
     outward = _default_interface()
     try:
         _wait_for_daemon(docker, daemon)
@@ -91,6 +97,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     finally:
         daemon.stop(timeout=30)
         _clean_host_network()
+        shutil.rmtree(root / "docker-data", ignore_errors=True)  # gigabytes of layers
 
 
 def _wait_for_daemon(docker: Docker, daemon: Service) -> None:
