@@ -84,6 +84,7 @@ def main() -> int:
         if any(scenario.target == "edge" for scenario in selected):
             targets["edge"] = edge.start_edge(work, app.port)
             running.append(targets["edge"])
+            targets["edge"].wait_ready()
         if any(scenario.target == "untraced" for scenario in selected):
             targets["untraced"] = servers.start_app_untraced(
                 env, arguments.workers, work / "app-untraced.log"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cpu, edge, profile
+from bench import cpu, profile
 from bench.report import RESULTS, Result, print_result
 from bench.scenarios import Scenario
 from bench.wrk import Figures, load, requests_file
@@ -65,8 +65,7 @@ def measure(
             profile_to = None
             if scenario.name in arguments.profile:
                 profile_to = RESULTS / f"{arguments.stamp}-{scenario.name}.stacks"
-            target = targets[scenario.target]
-            url = edge.site_url(target) if scenario.target == "edge" else target.url
+            url = targets[scenario.target].client_url
             figures = load(arguments, url, app_file, scenario.connections, roots, profile_to)
         finally:
             storm = None

@@ -59,6 +59,9 @@ class Service:
     port: int = 0
     scheme: str = "http"
     group: bool = False
+    # A TLS server that answers only by name (the edge refuses a handshake without SNI): probed
+    # by that name on loopback, and named in `client_url`.
+    server_name: str | None = None
 
     @classmethod
     def start(
@@ -89,6 +92,21 @@ class Service:
     def url(self) -> str:
         return f"{self.scheme}://{LOOPBACK}:{self.port}"
 
+    @property
+    def client_url(self) -> str:
+        """The address a client uses: the server's name when it has one (reached on loopback)."""
+        return f"{self.scheme}://{self.server_name or LOOPBACK}:{self.port}"
+
+    def _probe(self, path: str, timeout: float) -> httpx.Response:
+        if self.server_name is None:
+            return httpx.get(self.url + path, timeout=timeout, verify=False)
+        with httpx.Client(verify=False, timeout=timeout) as client:
+            return client.get(
+                self.url + path,
+                headers={"Host": self.server_name},
+                extensions={"sni_hostname": self.server_name},
+            )
+
     def wait_ready(self, path: str = "/healthz", timeout: float = 30, warm: int = 8) -> None:
         """Until `path` answers 200, then `warm` more requests (every worker has been hit)."""
         deadline = time.monotonic() + timeout
@@ -96,9 +114,9 @@ class Service:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start-up:\n{self.tail()}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + path, timeout=1, verify=False).status_code == 200:
+                if self._probe(path, timeout=1).status_code == 200:
                     for _ in range(warm):
-                        httpx.get(self.url + path, timeout=5, verify=False).raise_for_status()
+                        self._probe(path, timeout=5).raise_for_status()
                     return
             time.sleep(0.2)
         raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.tail()}")
