@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import cpu, profile
-from bench.report import RESULTS, Result, print_result
+from bench.report import RESULTS, Result, cpu_ms_per_request, print_result
 from bench.scenarios import Scenario
 from bench.wrk import Figures, load, requests_file
 from harness.processes import Service
@@ -66,7 +66,11 @@ def measure(
             if scenario.name in arguments.profile:
                 profile_to = RESULTS / f"{arguments.stamp}-{scenario.name}.stacks"
             url = targets[scenario.target].client_url
-            figures = load(arguments, url, app_file, scenario.connections, roots, profile_to)
+            pairs: list[tuple[float, float]] = []
+            if scenario.target == "untraced":
+                figures, pairs = telemetry_pairs(arguments, targets, app_file, scenario, roots)
+            else:
+                figures = load(arguments, url, app_file, scenario.connections, roots, profile_to)
         finally:
             storm = None
             if storm_process is not None:
@@ -80,6 +84,7 @@ def measure(
             app=figures,
             storm=storm,
             server=scenario.target if scenario.target in ("granian", "untraced") else "app",
+            telemetry_pairs=pairs,
         )
         if scenario.ceiling and scenario.ceiling not in ceilings:
             ceiling_file = requests_file(
@@ -107,6 +112,43 @@ def measure(
             result.notes.append(f"profiled: {profile_to.name}")
             print(profile.summarise(profile_to), flush=True)
     return results
+
+
+TELEMETRY_ROUNDS = 3
+
+
+def telemetry_pairs(
+    arguments: argparse.Namespace,
+    targets: dict[str, Service],
+    requests: Path,
+    scenario: Scenario,
+    roots: dict[str, int],
+) -> tuple[Figures, list[tuple[float, float]]]:
+    """The app's CPU per request without and with its request telemetry, back to back,
+    TELEMETRY_ROUNDS times (half-length runs): each pair shares its half minute's machine load,
+    and the goal reads their median (bench/goals.py). The first run without is the
+    scenario's figures."""
+    half = argparse.Namespace(
+        **{
+            **vars(arguments),
+            "warmup": min(arguments.warmup, 2),
+            "duration": max(arguments.duration // 2, 3),
+        }
+    )
+    runs: list[Figures] = []
+    pairs = []
+    for round_number in range(TELEMETRY_ROUNDS):
+        # Each side first in turn (ABBA...): whatever favours the second run of a pair (a
+        # warmer database, the first run's sockets still closing) favours neither side.
+        order = ("untraced", "app") if round_number % 2 == 0 else ("app", "untraced")
+        figures = {
+            side: load(half, targets[side].client_url, requests, scenario.connections, roots)
+            for side in order
+        }
+        without, with_it = figures["untraced"], figures["app"]
+        runs.append(without)
+        pairs.append((cpu_ms_per_request(without, "untraced"), cpu_ms_per_request(with_it, "app")))
+    return runs[0], pairs
 
 
 def _constant_path(name: str) -> Callable[[str], str]:

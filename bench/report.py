@@ -32,6 +32,8 @@ class Result:
     storm: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     server: str = "app"  # the process tree that served it (cpu/request is its CPU)
+    # Without and with the request telemetry, back to back (bench/measure.py): CPU ms/request.
+    telemetry_pairs: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def ratio(self) -> float | None:
@@ -46,8 +48,13 @@ class Result:
     @property
     def cpu_ms_per_request(self) -> float:
         """Milliseconds of the serving processes' CPU per answered request."""
-        cores = self.app.cpu_cores.get(self.server, 0.0)
-        return 1000 * cores / self.app.rps if self.app.rps else 0.0
+        return cpu_ms_per_request(self.app, self.server)
+
+
+def cpu_ms_per_request(figures: Figures, server: str) -> float:
+    """Milliseconds of CPU of the process tree `server` per request it answered in `figures`."""
+    cores = figures.cpu_cores.get(server, 0.0)
+    return 1000 * cores / figures.rps if figures.rps else 0.0
 
 
 def print_result(result: Result) -> None:
@@ -73,6 +80,10 @@ def print_result(result: Result) -> None:
         print(f"   errors: {figures.error_detail}", flush=True)
     if result.storm is not None:
         print(f"   storm {result.storm}", flush=True)
+    for without, with_it in result.telemetry_pairs:
+        print(
+            f"   cpu ms/req without -> with telemetry: {without:.3f} -> {with_it:.3f}", flush=True
+        )
 
 
 def _cores(figures: Figures) -> str:
@@ -86,7 +97,11 @@ def judge(results: list[Result]) -> list[dict[str, Any]]:
         extra = sum(top.errors for top in (result.ceiling, result.db_ceiling) if top)
         extra += result.storm["errors"] if result.storm else 0
         runs[result.scenario] = goals.Run(
-            result.app, result.db_ceiling, extra, result.cpu_ms_per_request
+            result.app,
+            result.db_ceiling,
+            extra,
+            result.cpu_ms_per_request,
+            tuple(result.telemetry_pairs),
         )
     return goals.evaluate(runs)
 

@@ -15,6 +15,8 @@ Other modules increment these; none defines metrics of its own:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -65,6 +67,19 @@ idempotent_replays = Counter(
 )
 
 UNMATCHED_ROUTE = "unmatched"  # raw paths would make one series per scanner probe
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Counts one answered request and its duration."""
+    counted, timed = _request_series(method, route, status)
+    counted.inc()
+    timed.observe(seconds)
+
+
+@lru_cache(maxsize=4096)  # methods x route templates x statuses: a few hundred series
+def _request_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """A request's series, looked up once: `labels()` takes a lock and builds a key each time."""
+    return http_requests.labels(method, route, str(status)), http_request_duration.labels(route)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -210,6 +210,25 @@ def test_the_telemetry_goal_compares_cpu_per_request_with_and_without_it() -> No
     )
 
 
+def test_the_telemetry_goal_reads_the_median_of_its_back_to_back_pairs() -> None:
+    # Three pairs (without, with): +5%, +30% (a disturbed pair), +8%: the median is +8%, where
+    # the scenarios' own runs (1.0 -> 1.2) would say +20%.
+    pairs = ((1.0, 1.05), (1.0, 1.3), (1.0, 1.08))
+    runs = {
+        goals.ITEMS: goals.Run(_Figures(500), cpu_ms_per_request=1.2),
+        goals.UNTRACED[goals.ITEMS]: goals.Run(
+            _Figures(500), cpu_ms_per_request=1.0, telemetry_pairs=pairs
+        ),
+    }
+    verdicts = {goal["goal"]: goal for goal in goals.evaluate(runs)}
+    items = verdicts["items_filtered: request logging and metrics cost <= 10% CPU/request"]
+    assert items["passed"] is True
+    assert items["measured"] == (
+        "median of 3 back-to-back pairs "
+        "(1.000 -> 1.050, 1.000 -> 1.300, 1.000 -> 1.080 ms/req) = +8.0%"
+    )
+
+
 def test_the_bench_app_without_telemetry_lacks_only_request_telemetry() -> None:
     from bench import untraced
     from wapang.api.main import app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         passwords.bound_hashing(active.REQUEST_TIMEOUT)
         await passwords.warm_up()
         _announce(active)
+        _freeze_start_up_objects()
         try:
             yield
         finally:
@@ -86,6 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestTelemetry)  # inside ResponseHeaders: the request id is set
     app.add_middleware(ResponseHeaders)
     return app
+
+
+def _freeze_start_up_objects() -> None:
+    """Moves what the process has built by now (modules, routes, mappers, compiled statements:
+    all of it lives as long as the worker) out of the collector's reach, once per process, so a
+    full collection under load no longer walks it again and again: bench/README.md, "Request
+    logging and metrics" (users/me 0.82 -> 0.70 ms of CPU, p99/p50 4.1 -> 3.0). Garbage is
+    collected first, so none of it is kept for good."""
+    if gc.get_freeze_count():
+        return  # a second app in one process (the tests): the first one's start froze the rest
+    gc.collect()
+    gc.freeze()
 
 
 def _remove_documentation(app: FastAPI) -> None:

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wapang.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
 from wapang.api.request_context import request_id
 from wapang.db.sessions import request_deadline
-from wapang.metrics import UNMATCHED_ROUTE, http_request_duration, http_requests
+from wapang.metrics import UNMATCHED_ROUTE, observe_request
 
 logger = logging.getLogger("wapang")
 request_logger = logging.getLogger("wapang.request")
@@ -177,10 +177,9 @@ class RequestTelemetry(HttpMiddleware):
     def record(scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
         templates: Mapping[int, str] = scope["app"].state.route_templates
-        template = templates.get(id(route)) or getattr(route, "path", UNMATCHED_ROUTE)
+        template = templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
         method: str = scope["method"]
-        http_requests.labels(method, template, str(status)).inc()
-        http_request_duration.labels(template).observe(seconds)
+        observe_request(method, template, status, seconds)
         client = scope.get("client")
         request_logger.info(
             "%s %s %s",
