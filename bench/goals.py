@@ -127,23 +127,25 @@ def telemetry_cost(traced: Run | None, untraced: Run | None) -> float | None:
     half minute's load), else from the two scenarios' own runs."""
     if traced is None or untraced is None:
         return None
-    pairs = [(without, with_it) for without, with_it in untraced.telemetry_pairs if without]
-    if pairs:
+    if pairs := _measured_pairs(untraced):
         return round(statistics.median(with_it / without - 1 for without, with_it in pairs), 3)
     if not untraced.cpu_ms_per_request:
         return None
     return round(traced.cpu_ms_per_request / untraced.cpu_ms_per_request - 1, 3)
 
 
+def _measured_pairs(untraced: Run) -> list[tuple[float, float]]:
+    """The pairs a cost can be read from (a run without that answered nothing has none)."""
+    return [(without, with_it) for without, with_it in untraced.telemetry_pairs if without]
+
+
 def _telemetry_measured(traced: Run, untraced: Run, cost: float) -> str:
-    if not untraced.telemetry_pairs:
+    pairs = _measured_pairs(untraced)
+    if not pairs:
         before, after = untraced.cpu_ms_per_request, traced.cpu_ms_per_request
         return f"{before:.3f} -> {after:.3f} ms/req = {cost:+.1%}"
-    pairs = ", ".join(
-        f"{without:.3f} -> {with_it:.3f}" for without, with_it in untraced.telemetry_pairs
-    )
-    count = len(untraced.telemetry_pairs)
-    return f"median of {count} back-to-back pairs ({pairs} ms/req) = {cost:+.1%}"
+    shown = ", ".join(f"{without:.3f} -> {with_it:.3f}" for without, with_it in pairs)
+    return f"median of {len(pairs)} back-to-back pairs ({shown} ms/req) = {cost:+.1%}"
 
 
 def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, text: str) -> None:

@@ -135,20 +135,22 @@ def telemetry_pairs(
             "duration": max(arguments.duration // 2, 3),
         }
     )
-    runs: list[Figures] = []
-    pairs = []
+    rounds: list[dict[str, Figures]] = []
     for round_number in range(TELEMETRY_ROUNDS):
         # Each side first in turn (ABBA...): whatever favours the second run of a pair (a
         # warmer database, the first run's sockets still closing) favours neither side.
         order = ("untraced", "app") if round_number % 2 == 0 else ("app", "untraced")
-        figures = {
-            side: load(half, targets[side].client_url, requests, scenario.connections, roots)
-            for side in order
-        }
-        without, with_it = figures["untraced"], figures["app"]
-        runs.append(without)
-        pairs.append((cpu_ms_per_request(without, "untraced"), cpu_ms_per_request(with_it, "app")))
-    return runs[0], pairs
+        rounds.append(
+            {
+                side: load(half, targets[side].client_url, requests, scenario.connections, roots)
+                for side in order
+            }
+        )
+    pairs = [
+        (cpu_ms_per_request(run["untraced"], "untraced"), cpu_ms_per_request(run["app"], "app"))
+        for run in rounds
+    ]
+    return rounds[0]["untraced"], pairs
 
 
 def _constant_path(name: str) -> Callable[[str], str]:
