@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+
+from wapang.db.reader import statement_listeners
 
 _recorded: list[list[Any]] = []
 
@@ -35,10 +38,15 @@ def _record(
     _recorded.append([statement, list(parameters or ())])
 
 
+def _record_read(statement: str, parameters: Sequence[Any]) -> None:
+    _recorded.append([statement, list(parameters)])
+
+
 async def capture(requests: dict[str, list[list[str]]]) -> dict[str, list[dict[str, Any]]]:
     from wapang.api.main import app
 
-    event.listen(Engine, "before_cursor_execute", _record)
+    event.listen(Engine, "before_cursor_execute", _record)  # the write sessions
+    statement_listeners.append(_record_read)  # the read path, at the driver (db/reader.py)
     captured: dict[str, list[dict[str, Any]]] = {}
     transport = httpx.ASGITransport(app=app)
     async with (

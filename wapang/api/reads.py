@@ -1,11 +1,11 @@
 """The read path: every GET that answers from the database goes through here.
 
 A read is a query, not a service call on an ORM session:
-- its statement is built once, at import, in the domain's `queries.py` (SQLAlchemy Core: the
-  dialect compiles it once and keeps it in its cache; a request only binds values);
-- it runs on a plain autocommit connection of the read pool (`ReadConnection`, db/sessions.py):
-  no session, identity map or unit of work, and every statement sees what was committed before
-  it ran;
+- its statement is built once, at import, in the domain's `queries.py` (SQLAlchemy Core,
+  compiled for the dialect once, db/reader.py `Statement`; a request only binds values);
+- it runs at the driver, on a connection of the read pool (`Reads`, db/reader.py) in
+  autocommit: no engine, session, identity map or unit of work, and every statement sees what
+  was committed before it ran;
 - its rows become the answer's bytes through a serializer derived once from the route's
   response schema (`Shape`: a msgspec struct with the schema's fields in the schema's order,
   filled by position from the row; msgspec writes the same bytes as pydantic did);
@@ -27,11 +27,10 @@ from typing import Any
 import msgspec
 from fastapi import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Row, Select
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Select
 
 from wapang.api.paging import Page, keyset, next_page_link
+from wapang.db.reader import ReadPool, Row, Statement
 
 _ENCODER = msgspec.json.Encoder()
 JSON = "application/json"
@@ -86,30 +85,14 @@ def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
 
 
-async def execute(
-    connection: AsyncConnection, statement: Select[Any], values: Mapping[str, Any]
-) -> Sequence[Row[Any]]:
-    """The statement's rows; run again, once, on a fresh connection when the pooled one died
-    with the server (every read is autocommit: nothing of it can be lost or done twice)."""
-    try:
-        result = await connection.execute(statement, values)
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        await connection.rollback()
-        result = await connection.execute(statement, values)
-    rows: Sequence[Row[Any]] = result.all()
-    return rows
-
-
 class Lookup:
     """Whether a row exists (a listing's parent, for its 404): one column, no object."""
 
     def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
+        self.statement = Statement(statement)
 
-    async def found(self, connection: AsyncConnection, values: Mapping[str, Any]) -> bool:
-        return bool(await execute(connection, self.statement, values))
+    async def found(self, reads: ReadPool, values: Mapping[str, Any]) -> bool:
+        return bool(await reads.rows(self.statement, values))
 
 
 class Query:
@@ -118,16 +101,14 @@ class Query:
     def __init__(
         self, statement: Select[Any], schema: type[BaseModel], fields: Sequence[str] | None = None
     ) -> None:
-        self.statement = statement
+        self.statement = Statement(statement)
         self.shape = Shape(schema, fields)
         self.shape.check(statement)
         self._width = len(self.shape.fields)
         self._exact = len(statement.selected_columns) == self._width
 
-    async def rows(
-        self, connection: AsyncConnection, values: Mapping[str, Any]
-    ) -> Sequence[Row[Any]]:
-        return await execute(connection, self.statement, values)
+    async def rows(self, reads: ReadPool, values: Mapping[str, Any]) -> Sequence[Row]:
+        return await reads.rows(self.statement, values)
 
     def served(self, row: Sequence[Any]) -> Any:
         """One row as the struct its JSON is written from."""
@@ -143,9 +124,9 @@ class Query:
             return _ENCODER.encode([struct(*row) for row in rows])
         return _ENCODER.encode([struct(*row[:width]) for row in rows])
 
-    async def one(self, connection: AsyncConnection, values: Mapping[str, Any]) -> bytes | None:
+    async def one(self, reads: ReadPool, values: Mapping[str, Any]) -> bytes | None:
         """The first row's JSON, None when there is none."""
-        rows = await self.rows(connection, values)
+        rows = await self.rows(reads, values)
         return self.encode_one(rows[0]) if rows else None
 
 
@@ -165,11 +146,11 @@ class Listing:
         self.after = Query(keyset(statement, created_at, row_id, after=True), schema, fields)
 
     async def page(
-        self, connection: AsyncConnection, values: Mapping[str, Any], page: Page
+        self, reads: ReadPool, values: Mapping[str, Any], page: Page
     ) -> tuple[bytes, str | None]:
         """The page's JSON and the cursor of the next page, if one follows."""
         query = self.first if page.after is None else self.after
-        rows, cursor = page.cut(await query.rows(connection, {**values, **page.values()}))
+        rows, cursor = page.cut(await query.rows(reads, {**values, **page.values()}))
         return query.encode_all(rows), cursor
 
 

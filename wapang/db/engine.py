@@ -27,44 +27,49 @@ def database_url(settings: Settings) -> URL:
     )
 
 
-def build_engine(settings: Settings, *, reads_only: bool = False) -> AsyncEngine:
-    """The engine of the writing sessions, or (`reads_only`) the one of read requests.
+def build_engine(settings: Settings) -> AsyncEngine:
+    """The engine of the writing sessions (READ COMMITTED; on SQLite, BEGIN IMMEDIATE).
 
-    Read requests run in autocommit: under READ COMMITTED (and SQLite's WAL) every statement
-    already sees its own snapshot, so this changes no answer, and it saves the BEGIN/ROLLBACK
-    round trips. Neither engine pre-pings (a round trip per request): a statement that meets a
-    connection that died with the server invalidates the pool and is retried once on a fresh
-    connection when that is safe (`RetryingSession`).
+    It does not pre-ping (a round trip per request): a statement that meets a connection that
+    died with the server invalidates the pool and is retried once on a fresh connection when
+    that is safe (`RetryingSession`). Reads do not use it: they run at the driver (db/reader.py).
     """
     url = database_url(settings)
     if settings.DB_DIALECT is DbDialect.SQLITE:
-        return _sqlite_engine(url, settings, reads_only)
-    isolation: dict[str, Any] = (
-        {"isolation_level": "AUTOCOMMIT", "skip_autocommit_rollback": True}
-        if reads_only
-        else {"isolation_level": "READ COMMITTED"}
-    )
+        return _sqlite_engine(url, settings)
     return create_async_engine(
         url,
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_POOL_SIZE,
         pool_timeout=settings.DB_CONNECT_TIMEOUT,
         pool_recycle=1800,
-        connect_args={"connect_timeout": settings.DB_CONNECT_TIMEOUT},
+        connect_args=driver_connect_arguments(settings),
         hide_parameters=True,  # a logged error never carries an e-mail, a hash or a token id
-        **isolation,
+        isolation_level="READ COMMITTED",
     )
 
 
-def _sqlite_engine(url: URL, settings: Settings, reads_only: bool) -> AsyncEngine:
+def driver_connect_arguments(settings: Settings) -> dict[str, Any]:
+    """What the driver is connected with beyond what the URL says (engines and db/reader.py)."""
+    if settings.DB_DIALECT is DbDialect.SQLITE:
+        return {"timeout": 30}
+    return {"connect_timeout": settings.DB_CONNECT_TIMEOUT}
+
+
+def sqlite_pragmas() -> tuple[str, ...]:
+    """Every SQLite connection's settings: WAL (readers never block the writer), foreign keys
+    enforced, and a wait of 30 s for a lock instead of an error."""
+    return ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=30000")
+
+
+def _sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
         url,
         pool_size=settings.DB_POOL_SIZE,
-        connect_args={"timeout": 30},
+        connect_args=driver_connect_arguments(settings),
         hide_parameters=True,
-        **({"isolation_level": "AUTOCOMMIT"} if reads_only else {}),
     )
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -72,17 +77,14 @@ def _sqlite_engine(url: URL, settings: Settings, reads_only: bool) -> AsyncEngin
         # Let SQLAlchemy own transactions, so every one can start as BEGIN IMMEDIATE below.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        for pragma in sqlite_pragmas():
+            cursor.execute(pragma)
         cursor.close()
 
-    if not reads_only:
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin_immediate(connection: Any) -> None:
-            # SQLite cannot upgrade a read transaction to a write one under concurrency without
-            # failing; taking the write lock up front serialises writers instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        # SQLite cannot upgrade a read transaction to a write one under concurrency without
+        # failing; taking the write lock up front serialises writers instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

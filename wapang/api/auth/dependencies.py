@@ -17,13 +17,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
-from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.exceptions import HTTPException
 from starlette.requests import HTTPConnection
 
 from wapang.api.auth.errors import BadAuthorizationHeader, Unauthenticated
 from wapang.api.auth.tokens import TokenService
-from wapang.db.sessions import Database, ReadConnection
+from wapang.db.reader import ReadPool
+from wapang.db.sessions import Database, Reads
 
 CallerT = TypeVar("CallerT")
 
@@ -57,23 +57,21 @@ class Authentication(ABC, Generic[CallerT]):
     `identify` for what a well-formed bearer token must prove."""
 
     async def __call__(
-        self, request: Request, connection: ReadConnection, header: AuthorizationHeader
+        self, request: Request, reads: Reads, header: AuthorizationHeader
     ) -> CallerT:
-        return await self.authenticate(request, connection, header)
+        return await self.authenticate(request, reads, header)
 
-    async def authenticate(
-        self, request: Request, connection: AsyncConnection, header: str | None
-    ) -> CallerT:
+    async def authenticate(self, request: Request, reads: ReadPool, header: str | None) -> CallerT:
         if header is None:
             return self.anonymous()
-        return await self.identify(request, connection, bearer_token(header))
+        return await self.identify(request, reads, bearer_token(header))
 
     def anonymous(self) -> CallerT:
         """No header at all: ERR_005, unless the endpoint also serves anonymous callers."""
         raise Unauthenticated()
 
     @abstractmethod
-    async def identify(self, request: Request, connection: AsyncConnection, token: str) -> CallerT:
+    async def identify(self, request: Request, reads: ReadPool, token: str) -> CallerT:
         """The caller a bearer token names; `InvalidToken` when it names nobody."""
 
 
@@ -82,7 +80,7 @@ class AuthenticatedFirst(APIRoute):
 
     FastAPI parses the body before it runs dependencies, so a malformed body would otherwise
     answer 400 to a caller who is not even authenticated. On such a failure the route runs its
-    `Authentication` on a read connection of its own and lets the authentication error win.
+    `Authentication` itself and lets the authentication error win.
     """
 
     @property
@@ -105,8 +103,7 @@ class AuthenticatedFirst(APIRoute):
                     raise
                 database: Database = request.app.state.database
                 header = request.headers.get("Authorization")
-                async with database.read_connection() as connection:
-                    await authentication.authenticate(request, connection, header)
+                await authentication.authenticate(request, database.reads, header)
                 raise
 
         return authenticated_first

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.carts.models import CartLine
 from wapang.api.carts.schemas import CartOut
@@ -13,6 +16,7 @@ from wapang.api.reads import Shape
 from wapang.api.stores.models import Store
 from wapang.api.users.queries import Caller
 from wapang.db.base import table_of
+from wapang.db.reader import ReadPool, Statement
 
 _LINES, _ITEMS, _STORES = table_of(CartLine), table_of(Item), table_of(Store)
 _lines, _items, _stores = _LINES.c, _ITEMS.c, _STORES.c
@@ -32,15 +36,21 @@ _CART = (
     .where(_lines.user_id == bindparam("user_id"), _items.deleted_at.is_(None))
     .order_by(_lines.position)
 )
+_CART_READ = Statement(_CART)
 CART = Shape(CartOut)
 
 
-async def priced_cart(database: AsyncConnection | AsyncSession, owner: Caller) -> CartOut:
-    """The cart as it is: on the read connection for `GET /carts`, in the write session for
-    the answer of a change to it (which must show that change)."""
-    rows = await database.execute(_CART, {"user_id": owner.id})
+async def priced_cart(session: AsyncSession, owner: Caller) -> CartOut:
+    """The cart in the write session, for the answer of a change to it (which must show that
+    change)."""
+    return _priced(await session.execute(_CART, {"user_id": owner.id}))
+
+
+async def cart(reads: ReadPool, owner: Caller) -> bytes:
+    """`GET /carts`: the cart as it is, from the read pool."""
+    rows = await reads.rows(_CART_READ, {"user_id": owner.id})
+    return CART.encode(_priced(_CART_READ.named(row) for row in rows))
+
+
+def _priced(rows: Iterable[Any]) -> CartOut:
     return CartOut.model_validate(dict(price_lines(PricedLine.of(row) for row in rows)))
-
-
-async def cart(connection: AsyncConnection, owner: Caller) -> bytes:
-    return CART.encode(await priced_cart(connection, owner))

@@ -14,14 +14,14 @@ from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_o
 from wapang.api.orders.schemas import OrderOut
 from wapang.api.reads import json_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadConnection, WriteSession
+from wapang.db.sessions import Reads, WriteSession
 
 router = APIRouter(prefix="/carts", tags=["carts"], route_class=AuthenticatedFirst)
 
 
 @router.get("", response_model=CartOut)
-async def view_cart(user: CurrentUser, connection: ReadConnection) -> Response:
-    return json_answer(await queries.cart(connection, user))
+async def view_cart(user: CurrentUser, reads: Reads) -> Response:
+    return json_answer(await queries.cart(reads, user))
 
 
 @router.patch("", response_model=CartOut)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.items.errors import ItemNotFound
 from wapang.api.items.models import Item
@@ -17,6 +16,7 @@ from wapang.api.reads import Listing, Lookup
 from wapang.api.stores.models import Store
 from wapang.api.stores.queries import require_store
 from wapang.db.base import is_canonical_id, table_of
+from wapang.db.reader import ReadPool
 
 
 @dataclass(frozen=True)
@@ -63,12 +63,10 @@ def _search(by_store: bool, min_price: bool, max_price: bool, in_stock: bool) ->
     return Listing(query, ListedItemOut, _items.created_at, _items.id)
 
 
-async def search(
-    connection: AsyncConnection, where: ItemFilter, page: Page
-) -> tuple[bytes, str | None]:
+async def search(reads: ReadPool, where: ItemFilter, page: Page) -> tuple[bytes, str | None]:
     """`ListedItemOut` of the live items that match, oldest first."""
     if where.store_id is not None:
-        await require_store(connection, where.store_id)
+        await require_store(reads, where.store_id)
     listing = _search(
         where.store_id is not None,
         where.min_price is not None,
@@ -84,18 +82,14 @@ async def search(
         )
         if value is not None
     }
-    return await listing.page(connection, values, page)
+    return await listing.page(reads, values, page)
 
 
-async def items_of_store(
-    connection: AsyncConnection, store_id: str, page: Page
-) -> tuple[bytes, str | None]:
-    await require_store(connection, store_id)
-    return await STORE_ITEMS.page(connection, {"store_id": store_id}, page)
+async def items_of_store(reads: ReadPool, store_id: str, page: Page) -> tuple[bytes, str | None]:
+    await require_store(reads, store_id)
+    return await STORE_ITEMS.page(reads, {"store_id": store_id}, page)
 
 
-async def require_live_item(connection: AsyncConnection, item_id: str) -> None:
-    if not is_canonical_id(item_id) or not await ITEM_IS_LIVE.found(
-        connection, {"item_id": item_id}
-    ):
+async def require_live_item(reads: ReadPool, item_id: str) -> None:
+    if not is_canonical_id(item_id) or not await ITEM_IS_LIVE.found(reads, {"item_id": item_id}):
         raise ItemNotFound()

@@ -10,7 +10,7 @@ from wapang.api.items.schemas import ItemCreate, ItemOut, ItemUpdate, ListedItem
 from wapang.api.paging import Paging
 from wapang.api.reads import page_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadConnection, WriteSession
+from wapang.db.sessions import Reads, WriteSession
 
 router = APIRouter(tags=["items"], route_class=AuthenticatedFirst)
 
@@ -26,7 +26,7 @@ async def add_item(data: ItemCreate, user: CurrentUser, session: WriteSession) -
 @router.get("/items", response_model=list[ListedItemOut])
 async def search_items(
     request: Request,
-    connection: ReadConnection,
+    reads: Reads,
     page: Paging,
     store_id: str | None = None,
     min_price: PriceBound = None,
@@ -34,7 +34,7 @@ async def search_items(
     in_stock: bool = False,
 ) -> Response:
     where = queries.ItemFilter(store_id, min_price, max_price, in_stock)
-    return page_answer(request, await queries.search(connection, where, page))
+    return page_answer(request, await queries.search(reads, where, page))
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut)
@@ -51,7 +51,5 @@ async def remove_item(item_id: str, user: CurrentUser, session: WriteSession) ->
 
 
 @router.get("/stores/{store_id}/items", response_model=list[ItemOut])
-async def store_items(
-    store_id: str, request: Request, connection: ReadConnection, page: Paging
-) -> Response:
-    return page_answer(request, await queries.items_of_store(connection, store_id, page))
+async def store_items(store_id: str, request: Request, reads: Reads, page: Paging) -> Response:
+    return page_answer(request, await queries.items_of_store(reads, store_id, page))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.orders.errors import NotYourOrder, OrderNotFound
 from wapang.api.orders.models import Order, OrderLine
 from wapang.api.orders.pricing import PricedLine, price_lines
 from wapang.api.orders.schemas import OrderOut, OrderSummaryOut
 from wapang.api.paging import Page
-from wapang.api.reads import Listing, Shape, execute
+from wapang.api.reads import Listing, Shape
 from wapang.api.users.queries import Caller
 from wapang.db.base import is_canonical_id, table_of
+from wapang.db.reader import ReadPool, Statement
 
 _ORDERS, _LINES = table_of(Order), table_of(OrderLine)
 _orders, _lines = _ORDERS.c, _LINES.c
@@ -27,7 +27,7 @@ MY_ORDERS = Listing(
 )
 # The order and its lines (the snapshot taken when it was placed) in one statement; the lines
 # are priced as the write priced them (orders/pricing.py).
-_ORDER = (
+_ORDER = Statement(
     select(
         _orders.buyer_id,
         _orders.status,
@@ -40,10 +40,10 @@ _ORDER = (
 ORDER = Shape(OrderOut)
 
 
-async def order(connection: AsyncConnection, buyer: Caller, order_id: str) -> bytes:
+async def order(reads: ReadPool, buyer: Caller, order_id: str) -> bytes:
     """404 for an order that does not exist, then 403 for someone else's."""
     rows = (
-        await execute(connection, _ORDER, {"order_id": order_id})
+        [_ORDER.named(row) for row in await reads.rows(_ORDER, {"order_id": order_id})]
         if is_canonical_id(order_id)
         else []
     )
@@ -55,7 +55,5 @@ async def order(connection: AsyncConnection, buyer: Caller, order_id: str) -> by
     return ORDER.encode(OrderOut(order_id=order_id, status=rows[0].status, **dict(priced)))
 
 
-async def orders_of(
-    connection: AsyncConnection, buyer: Caller, page: Page
-) -> tuple[bytes, str | None]:
-    return await MY_ORDERS.page(connection, {"buyer_id": buyer.id}, page)
+async def orders_of(reads: ReadPool, buyer: Caller, page: Page) -> tuple[bytes, str | None]:
+    return await MY_ORDERS.page(reads, {"buyer_id": buyer.id}, page)

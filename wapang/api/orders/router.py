@@ -10,7 +10,7 @@ from wapang.api.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, 
 from wapang.api.paging import Paging
 from wapang.api.reads import json_answer, page_answer
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadConnection, WriteSession
+from wapang.db.sessions import Reads, WriteSession
 
 router = APIRouter(tags=["orders"], route_class=AuthenticatedFirst)
 
@@ -27,8 +27,8 @@ async def place_order(
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
-async def read_order(order_id: str, user: CurrentUser, connection: ReadConnection) -> Response:
-    return json_answer(await queries.order(connection, user, order_id))
+async def read_order(order_id: str, user: CurrentUser, reads: Reads) -> Response:
+    return json_answer(await queries.order(reads, user, order_id))
 
 
 @router.patch("/orders/{order_id}", response_model=OrderOut)
@@ -39,7 +39,5 @@ async def change_status(
 
 
 @router.get("/users/me/orders", response_model=list[OrderSummaryOut])
-async def my_orders(
-    user: CurrentUser, connection: ReadConnection, page: Paging, request: Request
-) -> Response:
-    return page_answer(request, await queries.orders_of(connection, user, page))
+async def my_orders(user: CurrentUser, reads: Reads, page: Paging, request: Request) -> Response:
+    return page_answer(request, await queries.orders_of(reads, user, page))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.items.models import Item
 from wapang.api.items.queries import require_live_item
@@ -19,6 +18,7 @@ from wapang.api.reviews.schemas import ItemReviewOut, MyReviewOut, ReviewOut
 from wapang.api.users.models import User
 from wapang.api.users.queries import Caller
 from wapang.db.base import is_canonical_id, table_of
+from wapang.db.reader import ReadPool
 
 _REVIEWS, _USERS, _ITEMS = table_of(Review), table_of(User), table_of(Item)
 _reviews, _users, _items = _REVIEWS.c, _USERS.c, _ITEMS.c
@@ -83,24 +83,22 @@ def _viewer(viewer: Caller | None) -> dict[str, str]:
 
 
 async def item_reviews(
-    connection: AsyncConnection, item_id: str, viewer: Caller | None, page: Page
+    reads: ReadPool, item_id: str, viewer: Caller | None, page: Page
 ) -> tuple[bytes, str | None]:
     """Oldest first; `is_writer` only for a signed-in viewer."""
-    await require_live_item(connection, item_id)
+    await require_live_item(reads, item_id)
     listing = ITEM_REVIEWS[viewer is not None]
-    return await listing.page(connection, {"item_id": item_id, **_viewer(viewer)}, page)
+    return await listing.page(reads, {"item_id": item_id, **_viewer(viewer)}, page)
 
 
-async def review(connection: AsyncConnection, review_id: str, viewer: Caller | None) -> bytes:
+async def review(reads: ReadPool, review_id: str, viewer: Caller | None) -> bytes:
     query = REVIEW[viewer is not None]
     values = {"review_id": review_id, **_viewer(viewer)}
-    body = await query.one(connection, values) if is_canonical_id(review_id) else None
+    body = await query.one(reads, values) if is_canonical_id(review_id) else None
     if body is None:
         raise ReviewNotFound()
     return body
 
 
-async def reviews_by(
-    connection: AsyncConnection, writer: Caller, page: Page
-) -> tuple[bytes, str | None]:
-    return await MY_REVIEWS.page(connection, {"writer_id": writer.id}, page)
+async def reviews_by(reads: ReadPool, writer: Caller, page: Page) -> tuple[bytes, str | None]:
+    return await MY_REVIEWS.page(reads, {"writer_id": writer.id}, page)

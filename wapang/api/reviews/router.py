@@ -14,7 +14,7 @@ from wapang.api.reviews.schemas import (
     ReviewUpdate,
 )
 from wapang.api.users.dependencies import CurrentUser, OptionalUser
-from wapang.db.sessions import ReadConnection, WriteSession
+from wapang.db.sessions import Reads, WriteSession
 
 router = APIRouter(tags=["reviews"], route_class=AuthenticatedFirst)
 
@@ -36,14 +36,14 @@ async def write_review(
     response_model_exclude_unset=True,
 )
 async def item_reviews(
-    item_id: str, user: OptionalUser, connection: ReadConnection, page: Paging, request: Request
+    item_id: str, user: OptionalUser, reads: Reads, page: Paging, request: Request
 ) -> Response:
-    return page_answer(request, await queries.item_reviews(connection, item_id, user, page))
+    return page_answer(request, await queries.item_reviews(reads, item_id, user, page))
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewOut, response_model_exclude_unset=True)
-async def read_review(review_id: str, user: OptionalUser, connection: ReadConnection) -> Response:
-    return json_answer(await queries.review(connection, review_id, user))
+async def read_review(review_id: str, user: OptionalUser, reads: Reads) -> Response:
+    return json_answer(await queries.review(reads, review_id, user))
 
 
 @router.patch("/reviews/{review_id}", response_model=ReviewOut)
@@ -60,7 +60,5 @@ async def delete_review(review_id: str, user: CurrentUser, session: WriteSession
 
 
 @router.get("/users/me/reviews", response_model=list[MyReviewOut])
-async def my_reviews(
-    user: CurrentUser, connection: ReadConnection, page: Paging, request: Request
-) -> Response:
-    return page_answer(request, await queries.reviews_by(connection, user, page))
+async def my_reviews(user: CurrentUser, reads: Reads, page: Paging, request: Request) -> Response:
+    return page_answer(request, await queries.reviews_by(reads, user, page))

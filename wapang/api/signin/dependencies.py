@@ -6,24 +6,22 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
 from wapang.api.auth.tokens import TokenClaims, TokenKind
 from wapang.api.signin.service import refresh_token_state, revoke_session
 from wapang.api.users.dependencies import token_holder
+from wapang.db.reader import ReadPool
 from wapang.db.sessions import Database
 
 
 class RefreshToken(Authentication[TokenClaims]):
-    async def identify(
-        self, request: Request, connection: AsyncConnection, token: str
-    ) -> TokenClaims:
+    async def identify(self, request: Request, reads: ReadPool, token: str) -> TokenClaims:
         tokens = token_service(request)
         claims = tokens.decode(token, TokenKind.REFRESH)
-        await token_holder(connection, claims)
-        blocked, revoked = await refresh_token_state(connection, claims)
+        await token_holder(reads, claims)
+        blocked, revoked = await refresh_token_state(reads, claims)
         if revoked:
             raise InvalidToken()
         if blocked:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Insert, Select, delete, exists, or_, select, update
+from sqlalchemy import Insert, Select, bindparam, delete, exists, or_, select, update
 from sqlalchemy.dialects import mysql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wapang.api.audit import audit
 from wapang.api.auth.errors import TooManyRequests
@@ -18,6 +18,7 @@ from wapang.api.signin.schemas import SignIn
 from wapang.api.signin.throttle import SignInBackoff, account_key, count_failure, forget_failures
 from wapang.api.users.models import User
 from wapang.db.base import name_key, utc_now
+from wapang.db.reader import ReadPool, Statement
 from wapang.db.sessions import Database
 
 
@@ -28,7 +29,7 @@ async def sign_in(
     come first, the failure count or a rehash after, each written in a transaction of its own
     (a failed sign-in answers an error, and its count must stay written)."""
     account = account_key(credentials.email)
-    async with database.request_session(reads_only=True) as session:
+    async with database.session() as session:  # read only: rolled back at its close
         failures = await backoff.failures(session, account)
         user = await session.scalar(_account_of(credentials.email))
     user_id, stored_hash = (user.id, user.hashed_password) if user else (None, None)
@@ -103,14 +104,19 @@ async def block(session: AsyncSession, claims: TokenClaims) -> None:
     await session.flush()
 
 
-async def refresh_token_state(
-    connection: AsyncConnection, claims: TokenClaims
-) -> tuple[bool, bool]:
+_TOKEN_STATE = Statement(
+    select(
+        exists().where(BlockedToken.jti == bindparam("token_id")),
+        exists().where(RevokedSession.session_id == bindparam("session_id")),
+    )
+)
+
+
+async def refresh_token_state(reads: ReadPool, claims: TokenClaims) -> tuple[bool, bool]:
     """(blocked, session revoked) in one round trip."""
-    blocked = exists().where(BlockedToken.jti == claims.token_id)
-    revoked = exists().where(RevokedSession.session_id == claims.session.session_id)
-    row = (await connection.execute(select(blocked, revoked))).one()
-    return bool(row[0]), bool(row[1])
+    values = {"token_id": claims.token_id, "session_id": claims.session.session_id}
+    [(blocked, revoked)] = await reads.rows(_TOKEN_STATE, values)
+    return bool(blocked), bool(revoked)
 
 
 async def revoke_session(database: Database, tokens: TokenService, claims: TokenClaims) -> None:
@@ -136,6 +142,6 @@ def _insert_once(session: AsyncSession, row: dict[str, object]) -> Insert:
 @contextlib.asynccontextmanager
 async def _transaction(database: Database) -> AsyncIterator[AsyncSession]:
     """A write of its own, committed whatever the request answers next."""
-    async with database.request_session(reads_only=False) as session:
+    async with database.session() as session:
         yield session
         await session.commit()

@@ -7,7 +7,7 @@ from wapang.api.reads import json_answer
 from wapang.api.stores import queries, service
 from wapang.api.stores.schemas import StoreCreate, StoreOut, StoreUpdate
 from wapang.api.users.dependencies import CurrentUser
-from wapang.db.sessions import ReadConnection, WriteSession
+from wapang.db.sessions import Reads, WriteSession
 
 router = APIRouter(prefix="/stores", tags=["stores"], route_class=AuthenticatedFirst)
 
@@ -25,5 +25,5 @@ async def edit_store(
 
 
 @router.get("/{store_id}", response_model=StoreOut)
-async def get_store(store_id: str, connection: ReadConnection) -> Response:
-    return json_answer(await queries.store(connection, store_id))
+async def get_store(store_id: str, reads: Reads) -> Response:
+    return json_answer(await queries.store(reads, store_id))

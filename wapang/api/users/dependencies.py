@@ -1,13 +1,12 @@
 """The signed-in user of a request, named by its access token (contract §1.4): the token's
 signature checked (memoised per token, auth/tokens.py), then one prebuilt statement on the
-request's read connection (users/queries.py), no session."""
+read pool (users/queries.py), no session."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.auth.dependencies import Authentication, token_service
 from wapang.api.auth.errors import InvalidToken
@@ -15,22 +14,23 @@ from wapang.api.auth.tokens import TokenClaims, TokenKind
 from wapang.api.request_context import remember_user
 from wapang.api.users import queries
 from wapang.api.users.queries import Caller
+from wapang.db.reader import ReadPool
 
 
-async def token_holder(connection: AsyncConnection, claims: TokenClaims) -> Caller:
+async def token_holder(reads: ReadPool, claims: TokenClaims) -> Caller:
     """The user a token names, if it was issued after their last password change or sign-out
     everywhere: the version is read with the row, no second query. A token for a vanished
     user is ERR_007 (pitfall 15)."""
-    user = await queries.caller(connection, claims.subject)
+    user = await queries.caller(reads, claims.subject)
     if user is None or user.token_version != claims.version:
         raise InvalidToken()
     return user
 
 
 class SignedInUser(Authentication[Caller]):
-    async def identify(self, request: Request, connection: AsyncConnection, token: str) -> Caller:
+    async def identify(self, request: Request, reads: ReadPool, token: str) -> Caller:
         claims = token_service(request).decode(token, TokenKind.ACCESS)
-        user = await token_holder(connection, claims)
+        user = await token_holder(reads, claims)
         remember_user(request, user.id)
         return user
 
@@ -41,8 +41,8 @@ class SignedInUserOrAnonymous(Authentication[Caller | None]):
     def anonymous(self) -> None:
         return None
 
-    async def identify(self, request: Request, connection: AsyncConnection, token: str) -> Caller:
-        return await SIGNED_IN.identify(request, connection, token)
+    async def identify(self, request: Request, reads: ReadPool, token: str) -> Caller:
+        return await SIGNED_IN.identify(request, reads, token)
 
 
 SIGNED_IN = SignedInUser()

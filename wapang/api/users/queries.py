@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from wapang.api.reads import Query
 from wapang.api.users.models import User
 from wapang.api.users.schemas import UserOut
 from wapang.db.base import is_canonical_id, table_of
+from wapang.db.reader import ReadPool
 
 
 class Caller(NamedTuple):
     """The signed-in user as the services of every domain receive it: the row, read once per
-    request on the read connection, with what authentication and the writes need of it."""
+    request from the read pool, with what authentication and the writes need of it."""
 
     id: str
     email: str
@@ -37,10 +37,10 @@ CALLER = Query(
 )
 
 
-async def caller(connection: AsyncConnection, user_id: str) -> Caller | None:
+async def caller(reads: ReadPool, user_id: str) -> Caller | None:
     if not is_canonical_id(user_id):
         return None
-    rows = await CALLER.rows(connection, {"user_id": user_id})
+    rows = await CALLER.rows(reads, {"user_id": user_id})
     return Caller._make(rows[0]) if rows else None
 
 

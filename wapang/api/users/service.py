@@ -35,7 +35,7 @@ async def update_profile(session: AsyncSession, user: Caller, data: ProfileUpdat
     changes = data.changes()
     if "email" in changes and await _email_taken(session, changes["email"], except_user=user.id):
         raise EmailAlreadyExists()
-    # The caller's row was read on the read connection: the change is one UPDATE of it here.
+    # The caller's row was read from the read pool: the change is one UPDATE of it here.
     await session.execute(
         update(User)
         .where(User.id == user.id)

@@ -1,0 +1,136 @@
+"""The read pool at the driver (db/reader.py), on both backends: values and rows pass through
+the column types as SQLAlchemy would pass them, a connection the server closed costs no error
+(the statement runs again on a fresh one), and a read cancelled halfway never hands its
+connection, with the answer still on its way, to the next read."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pymysql
+import pytest
+from sqlalchemy import bindparam, func, insert, literal, select
+
+from tests.databases import (
+    MARIADB_HOST,
+    MARIADB_PASSWORD,
+    MARIADB_PORT,
+    MARIADB_USER,
+    mariadb_available,
+    mariadb_database,
+    mariadb_settings,
+)
+from tests.requirements import require_available
+from wapang.api.users.models import User
+from wapang.config import Settings
+from wapang.db.base import table_of
+from wapang.db.engine import build_engine, driver_connect_arguments
+from wapang.db.reader import ReadPool, Statement
+from wapang.db.turns import Turns
+
+_SAME = Statement(select((literal(7) == bindparam("number")).label("same")))
+_users = table_of(User).c
+_CREATED_AT = Statement(
+    select(_users.created_at).where(
+        _users.id == bindparam("id"), _users.created_at == bindparam("at")
+    )
+)
+_CONNECTION_ID = Statement(select(func.connection_id().label("id")))
+_SLEEP = Statement(select(func.sleep(bindparam("seconds")).label("slept")))
+
+
+@contextlib.asynccontextmanager
+async def _read_pool(settings: Settings) -> AsyncIterator[ReadPool]:
+    engine = build_engine(settings)
+    pool = ReadPool(engine, driver_connect_arguments(settings), Turns(1, 5, "read"))
+    try:
+        yield pool
+    finally:
+        pool.close_idle()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def reads(settings: Settings) -> AsyncIterator[ReadPool]:
+    async with _read_pool(settings) as pool:
+        yield pool
+
+
+@pytest.fixture
+async def server_reads() -> AsyncIterator[ReadPool]:
+    """A read pool on MariaDB: a server that closes connections and sleeps (SQLite has none)."""
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    with mariadb_database() as name:
+        async with _read_pool(mariadb_settings(name)) as pool:
+            yield pool
+
+
+async def test_values_and_rows_pass_through_the_column_types(
+    reads: ReadPool, settings: Settings
+) -> None:
+    # MySQL answers a comparison as 1 and SQLite keeps a datetime as text: the types make both
+    # what the JSON needs (a boolean, an aware time), and bind an aware time as it is stored.
+    assert await reads.rows(_SAME, {"number": 7}) == [(True,)]
+    assert await reads.rows(_SAME, {"number": 8}) == [(False,)]
+    user_id, at = str(uuid.uuid4()), datetime(2026, 12, 6, 5, 30, 1, 250_000, tzinfo=UTC)
+    engine = build_engine(settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(User).values(
+                    id=user_id, email=f"{user_id}@example.com", hashed_password="x", created_at=at
+                )
+            )
+    finally:
+        await engine.dispose()
+
+    [(read_back,)] = await reads.rows(_CREATED_AT, {"id": user_id, "at": at})
+
+    assert read_back == at
+    assert read_back.tzinfo is UTC
+
+
+@pytest.mark.mariadb
+async def test_a_connection_the_server_closed_costs_no_error(server_reads: ReadPool) -> None:
+    reads = server_reads
+    [(first,)] = await reads.rows(_CONNECTION_ID, {})
+    _kill(first)
+
+    [(second,)] = await reads.rows(_CONNECTION_ID, {})
+
+    assert second != first, "the statement ran again on a fresh connection"
+    assert await reads.rows(_SAME, {"number": 7}) == [(True,)]
+
+
+@pytest.mark.mariadb
+async def test_a_read_cancelled_halfway_never_hands_its_connection_on(
+    server_reads: ReadPool,
+) -> None:
+    reads = server_reads
+    [(before,)] = await reads.rows(_CONNECTION_ID, {})
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(reads.rows(_SLEEP, {"seconds": 1}), timeout=0.2)
+
+    [(after,)] = await reads.rows(_CONNECTION_ID, {})
+
+    assert after != before, "the cancelled read's connection was closed, not pooled"
+    assert await reads.rows(_SAME, {"number": 7}) == [(True,)]
+
+
+def _kill(connection_id: int) -> None:
+    admin = pymysql.connect(
+        host=MARIADB_HOST,
+        port=MARIADB_PORT,
+        user=MARIADB_USER,
+        password=MARIADB_PASSWORD,
+        autocommit=True,
+    )
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("KILL CONNECTION %s", (connection_id,))
+    finally:
+        admin.close()

@@ -1,0 +1,258 @@
+"""Reads at the driver: the read path's statements (api/reads.py) run on the driver's own
+connections, with no SQLAlchemy engine, pool or `Connection` between them and the database.
+
+Why: on asyncmy, checking a pooled SQLAlchemy connection out and back in cost about 100 µs of
+CPU, and a statement run through it about 120 µs more than on the driver's cursor — together
+as much as everything else a `GET /users/me` does (bench/README.md, "Reads at the driver").
+
+What SQLAlchemy gives the read path stays:
+- statements are SQLAlchemy Core, compiled by the engine's dialect once (`Statement`); values
+  are bound and rows read back through the column types' own processors (UtcDateTime's aware
+  datetimes, SQLite's datetimes stored as text, MySQL's booleans stored as integers);
+- the driver is connected with the arguments the dialect derives from the URL, plus the
+  engine's own (db/engine.py `driver_connect_arguments`);
+- a driver error becomes SQLAlchemy's exception (`DBAPIError.instance`), so api/errors.py maps
+  it as before, and the dialect tells a connection that died with the server (`is_disconnect`):
+  the pool drops it with every idle one, and the statement runs again, once, on a fresh one
+  (every read is autocommit: nothing of it can be lost or done twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections import deque, namedtuple
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from wapang.db.engine import sqlite_pragmas
+from wapang.db.turns import Turns
+
+Row = tuple[Any, ...]
+Processor = Callable[[Any], Any]
+# Who records the SQL sent (bench/capture.py), as SQLAlchemy's `before_cursor_execute` does
+# for the statements of the write sessions: called with the SQL and its positional values.
+statement_listeners: list[Callable[[str, Sequence[Any]], None]] = []
+_REQUIRED = object()  # a bound value the request gives, not a constant of the statement
+_RECYCLE_SECONDS = 1800  # as the engines' pool_recycle: older connections are replaced
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A statement as one dialect runs it: its SQL, how its values are bound (by position,
+    each through its type's processor) and how its columns are read back."""
+
+    sql: str
+    binds: tuple[tuple[str, Any, Processor | None], ...]  # name, constant or _REQUIRED, processor
+    processed: tuple[tuple[int, Processor], ...]  # the columns that need a processor
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The values in the SQL's order, constants included (a KeyError names a value the
+        statement needs and was not given)."""
+        parameters = []
+        for name, constant, process in self.binds:
+            value = values[name] if constant is _REQUIRED else values.get(name, constant)
+            parameters.append(value if process is None or value is None else process(value))
+        return tuple(parameters)
+
+    def rows(self, fetched: Sequence[Row]) -> Sequence[Row]:
+        if not self.processed:
+            return fetched
+        rows = []
+        for row in fetched:
+            values = list(row)
+            for index, process in self.processed:
+                values[index] = process(values[index])
+            rows.append(tuple(values))
+        return rows
+
+
+class Statement:
+    """A Core select of the read path, built once at import and compiled once per dialect."""
+
+    def __init__(self, select: Select[*tuple[Any, ...]]) -> None:
+        self.select = select
+        keys = [str(column.key) for column in select.selected_columns]
+        self._named: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
+        self._compiled: dict[tuple[str, str], _Compiled] = {}
+
+    def named(self, row: Row) -> Any:
+        """A row whose columns are also attributes, by their keys (for the few reads that
+        pick columns by name; listings read rows by position)."""
+        return self._named._make(row)
+
+    def compiled(self, dialect: Dialect) -> _Compiled:
+        key = (dialect.name, dialect.driver)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(dialect)
+        return compiled
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.select.compile(dialect=dialect)
+        if not compiled.positional or "POSTCOMPILE" in compiled.string:
+            raise TypeError(f"not a statement the read path can bind by position: {self.select}")
+        binds = tuple(
+            (
+                name,
+                _REQUIRED if bind.required else bind.effective_value,
+                bind.type.dialect_impl(dialect).bind_processor(dialect),
+            )
+            for name in compiled.positiontup or ()
+            for bind in (compiled.binds[name],)
+        )
+        processors = (
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self.select.selected_columns
+        )
+        processed = tuple(
+            (index, process) for index, process in enumerate(processors) if process is not None
+        )
+        return _Compiled(compiled.string, binds, processed)
+
+
+class _Driver:
+    """The driver's calls the pool makes: PyMySQL's API (asyncmy, aiomysql) or aiosqlite's."""
+
+    def __init__(self, engine: AsyncEngine, connect_arguments: dict[str, Any]) -> None:
+        dialect = engine.dialect
+        self.module = importlib.import_module(dialect.driver)
+        arguments, keywords = dialect.create_connect_args(engine.url)
+        self.arguments = list(arguments)
+        self.keywords = {**keywords, **connect_arguments}
+        self.sqlite = dialect.name == "sqlite"
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def connect(self) -> Any:
+        if self.sqlite:
+            connection = await self.module.connect(
+                *self.arguments, **self.keywords, isolation_level=None
+            )
+            for pragma in sqlite_pragmas():
+                await connection.execute(pragma)
+            return connection
+        return await self.module.connect(*self.arguments, **self.keywords, autocommit=True)
+
+    async def fetch(self, connection: Any, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
+        if self.sqlite:
+            async with connection.execute(sql, parameters) as cursor:
+                rows: Sequence[Row] = await cursor.fetchall()
+                return rows
+        # Always a tuple, even empty: PyMySQL formats the SQL (`%%` -> `%`) only when given one.
+        async with connection.cursor() as cursor:
+            await cursor.execute(sql, parameters)
+            fetched: Sequence[Row] = await cursor.fetchall()
+            return fetched
+
+    def close(self, connection: Any) -> None:
+        """At once, without a round trip: the connection may be dead, or busy with a statement
+        that was cancelled halfway (its answer would reach the next request)."""
+        if not self.sqlite:
+            connection.close()
+            return
+        closing = asyncio.get_running_loop().create_task(connection.close())
+        self._closing.add(closing)  # the loop keeps only a weak reference to a task
+        closing.add_done_callback(self._closing.discard)
+
+
+@dataclass
+class _Pooled:
+    connection: Any
+    born: float
+
+
+class ReadPool:
+    """Driver connections for reads, in autocommit, taken in turn (`Turns`) and each held for
+    one statement only: a request never holds a read connection while it waits for another one
+    or for a write one, so the pools cannot deadlock, and every statement sees what was
+    committed before it ran."""
+
+    def __init__(
+        self, engine: AsyncEngine, connect_arguments: dict[str, Any], turns: Turns
+    ) -> None:
+        self._engine = engine
+        self._turns = turns
+        self._driver = _Driver(engine, connect_arguments)
+        self._dialect = engine.dialect
+        self._idle: deque[_Pooled] = deque()
+        self._dialect_ready = False
+
+    async def rows(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:
+        """The statement's rows for these values, as its column types read them."""
+        compiled = await self._compiled(statement)
+        parameters = compiled.parameters(values)
+        for listener in statement_listeners:
+            listener(compiled.sql, parameters)
+        async with self._turns.take():
+            fetched = await self._fetch(compiled.sql, parameters)
+        return compiled.rows(fetched)
+
+    async def _compiled(self, statement: Statement) -> _Compiled:
+        if not self._dialect_ready:
+            # The dialect learns the server (version, MariaDB or not) on its engine's first
+            # connection; statements are compiled for what it learnt.
+            async with self._engine.connect():
+                self._dialect_ready = True
+        return statement.compiled(self._dialect)
+
+    async def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
+        try:
+            return await self._fetch_once(sql, parameters)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return await self._fetch_once(sql, parameters)
+
+    async def _fetch_once(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
+        pooled = await self._checkout()
+        try:
+            fetched = await self._driver.fetch(pooled.connection, sql, parameters)
+        except BaseException as error:
+            self._driver.close(pooled.connection)
+            translated = self._translated(error, sql, parameters)
+            if translated is error:
+                raise
+            raise translated from error
+        self._idle.append(pooled)
+        return fetched
+
+    async def _checkout(self) -> _Pooled:
+        while self._idle:
+            pooled = self._idle.popleft()
+            if time.monotonic() - pooled.born < _RECYCLE_SECONDS:
+                return pooled
+            self._driver.close(pooled.connection)
+        try:
+            connection = await self._driver.connect()
+        except self._dialect.loaded_dbapi.Error as error:
+            raise self._translated(error, None, ()) from error
+        return _Pooled(connection, time.monotonic())
+
+    def _translated(self, error: BaseException, sql: str | None, parameters: Any) -> BaseException:
+        """A driver error as SQLAlchemy's (anything else as it is); a lost connection takes
+        every idle one with it: the server they were opened to is gone."""
+        if not isinstance(error, self._dialect.loaded_dbapi.Error):
+            return error
+        lost = self._dialect.is_disconnect(error, None, None)
+        if lost:
+            self.close_idle()
+        return DBAPIError.instance(
+            sql,
+            parameters,
+            error,
+            self._dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=self._dialect,
+        )
+
+    def close_idle(self) -> None:
+        while self._idle:
+            self._driver.close(self._idle.popleft().connection)
