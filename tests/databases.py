@@ -22,13 +22,13 @@ MARIADB_PASSWORD = os.environ.get("WAPANG_TEST_MYSQL_PASSWORD", "")
 
 def mariadb_available() -> bool:
     try:
-        _admin_connection().close()
+        admin_connection().close()
     except pymysql.MySQLError:
         return False
     return True
 
 
-def _admin_connection() -> pymysql.connections.Connection[Any]:
+def admin_connection() -> pymysql.connections.Connection[Any]:
     return pymysql.connect(
         host=MARIADB_HOST,
         port=MARIADB_PORT,
@@ -70,7 +70,7 @@ def mariadb_settings(database: str, **overrides: object) -> Settings:
 def mariadb_database() -> Iterator[str]:
     """A database of its own for this run, dropped afterwards."""
     name = f"wapang_test_{uuid.uuid4().hex[:12]}"
-    connection = _admin_connection()
+    connection = admin_connection()
     try:
         with connection.cursor() as cursor:
             cursor.execute(

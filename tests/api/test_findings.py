@@ -22,9 +22,8 @@ from wapang.api.users.models import User
 from wapang.config import Settings
 from wapang.db.base import table_of
 from wapang.db.constraints import violated_constraint
-from wapang.db.engine import build_engine, driver_connect_arguments
+from wapang.db.engine import build_engine
 from wapang.db.reader import ReadPool, Statement
-from wapang.db.turns import Turns
 
 DEADLINE = 0.3
 
@@ -90,7 +89,7 @@ async def test_a_read_error_carries_no_parameter(settings: Settings) -> None:
     """The read path runs at the driver (db/reader.py): its errors are SQLAlchemy's, with the
     values hidden as the engine hides them (sign-in and every lookup bind e-mails and ids)."""
     engine = build_engine(settings)
-    reads = ReadPool(engine, driver_connect_arguments(settings), Turns(1, 5, "read"))
+    reads = ReadPool.of(settings, engine)
     users = table_of(User).c
     statement = Statement(
         select(literal_column("no_such_column")).where(

@@ -11,15 +11,11 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import pymysql
 import pytest
 from sqlalchemy import bindparam, func, insert, literal, select
 
 from tests.databases import (
-    MARIADB_HOST,
-    MARIADB_PASSWORD,
-    MARIADB_PORT,
-    MARIADB_USER,
+    admin_connection,
     mariadb_available,
     mariadb_database,
     mariadb_settings,
@@ -28,9 +24,8 @@ from tests.requirements import require_available
 from wapang.api.users.models import User
 from wapang.config import Settings
 from wapang.db.base import table_of
-from wapang.db.engine import build_engine, driver_connect_arguments
+from wapang.db.engine import build_engine
 from wapang.db.reader import ReadPool, Statement
-from wapang.db.turns import Turns
 
 _SAME = Statement(select((literal(7) == bindparam("number")).label("same")))
 _users = table_of(User).c
@@ -46,7 +41,7 @@ _SLEEP = Statement(select(func.sleep(bindparam("seconds")).label("slept")))
 @contextlib.asynccontextmanager
 async def _read_pool(settings: Settings) -> AsyncIterator[ReadPool]:
     engine = build_engine(settings)
-    pool = ReadPool(engine, driver_connect_arguments(settings), Turns(1, 5, "read"))
+    pool = ReadPool.of(settings, engine)
     try:
         yield pool
     finally:
@@ -122,13 +117,7 @@ async def test_a_read_cancelled_halfway_never_hands_its_connection_on(
 
 
 def _kill(connection_id: int) -> None:
-    admin = pymysql.connect(
-        host=MARIADB_HOST,
-        port=MARIADB_PORT,
-        user=MARIADB_USER,
-        password=MARIADB_PASSWORD,
-        autocommit=True,
-    )
+    admin = admin_connection()
     try:
         with admin.cursor() as cursor:
             cursor.execute("KILL CONNECTION %s", (connection_id,))

@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from wapang.config import Dialect as DbDialect
 from wapang.config import Settings
 
+# Connections older than this are replaced, by both pools: a server or proxy between may drop
+# connections idle longer than its own timeout (MySQL's wait_timeout, 8 h by default; less on
+# some managed services), and an answer then costs a failed statement and a retry.
+POOL_RECYCLE_SECONDS = 1800
+
 
 def database_url(settings: Settings) -> URL:
     if settings.DB_DIALECT is DbDialect.SQLITE:
@@ -42,7 +47,7 @@ def build_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_POOL_SIZE,
         pool_timeout=settings.DB_CONNECT_TIMEOUT,
-        pool_recycle=1800,
+        pool_recycle=POOL_RECYCLE_SECONDS,
         connect_args=driver_connect_arguments(settings),
         hide_parameters=True,  # a logged error never carries an e-mail, a hash or a token id
         isolation_level="READ COMMITTED",

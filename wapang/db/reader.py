@@ -32,7 +32,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from wapang.db.engine import sqlite_pragmas
+from wapang.config import Settings
+from wapang.db.engine import POOL_RECYCLE_SECONDS, driver_connect_arguments, sqlite_pragmas
 from wapang.db.turns import Turns
 
 Row = tuple[Any, ...]
@@ -41,7 +42,6 @@ Processor = Callable[[Any], Any]
 # for the statements of the write sessions: called with the SQL and its positional values.
 statement_listeners: list[Callable[[str, Sequence[Any]], None]] = []
 _REQUIRED = object()  # a bound value the request gives, not a constant of the statement
-_RECYCLE_SECONDS = 1800  # as the engines' pool_recycle: older connections are replaced
 
 
 @dataclass(frozen=True)
@@ -174,6 +174,13 @@ class ReadPool:
     or for a write one, so the pools cannot deadlock, and every statement sees what was
     committed before it ran."""
 
+    @classmethod
+    def of(cls, settings: Settings, engine: AsyncEngine) -> ReadPool:
+        """The read pool beside `engine` (whose dialect compiles its statements): as many
+        connections as the write pool, with the same wait before a 503."""
+        turns = Turns(settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT, "read")
+        return cls(engine, driver_connect_arguments(settings), turns)
+
     def __init__(
         self, engine: AsyncEngine, connect_arguments: dict[str, Any], turns: Turns
     ) -> None:
@@ -186,21 +193,21 @@ class ReadPool:
 
     async def rows(self, statement: Statement, values: Mapping[str, Any]) -> Sequence[Row]:
         """The statement's rows for these values, as its column types read them."""
-        compiled = await self._compiled(statement)
+        if not self._dialect_ready:
+            await self._learn_server()
+        compiled = statement.compiled(self._dialect)
         parameters = compiled.parameters(values)
         for listener in statement_listeners:
             listener(compiled.sql, parameters)
-        async with self._turns.take():
+        async with self._turns:
             fetched = await self._fetch(compiled.sql, parameters)
         return compiled.rows(fetched)
 
-    async def _compiled(self, statement: Statement) -> _Compiled:
-        if not self._dialect_ready:
-            # The dialect learns the server (version, MariaDB or not) on its engine's first
-            # connection; statements are compiled for what it learnt.
-            async with self._engine.connect():
-                self._dialect_ready = True
-        return statement.compiled(self._dialect)
+    async def _learn_server(self) -> None:
+        """The dialect learns the server (version, MariaDB or not) on its engine's first
+        connection; statements are compiled for what it learnt."""
+        async with self._engine.connect():
+            self._dialect_ready = True
 
     async def _fetch(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
         try:
@@ -226,7 +233,7 @@ class ReadPool:
     async def _checkout(self) -> _Pooled:
         while self._idle:
             pooled = self._idle.popleft()
-            if time.monotonic() - pooled.born < _RECYCLE_SECONDS:
+            if time.monotonic() - pooled.born < POOL_RECYCLE_SECONDS:
                 return pooled
             self._driver.close(pooled.connection)
         try:

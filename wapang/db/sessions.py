@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wapang.config import Settings
-from wapang.db.engine import build_engine, driver_connect_arguments
+from wapang.db.engine import build_engine
 from wapang.db.reader import ReadPool
 from wapang.db.turns import Turns
 
@@ -66,21 +66,18 @@ class Database:
     engine and its sessions, and the read pool (db/reader.py), each taken in turn."""
 
     def __init__(self, settings: Settings) -> None:
-        size, timeout = settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT
         self.engine = build_engine(settings)
         self.sessions = async_sessionmaker(
             self.engine, class_=RetryingSession, expire_on_commit=False
         )
-        self._write_turns = Turns(size, timeout, "write")
-        self.reads = ReadPool(
-            self.engine, driver_connect_arguments(settings), Turns(size, timeout, "read")
-        )
+        self._write_turns = Turns(settings.DB_POOL_SIZE, settings.DB_CONNECT_TIMEOUT, "write")
+        self.reads = ReadPool.of(settings, self.engine)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session of the write pool, in turn; TimeoutError (a 503) when no connection frees
         up in DB_CONNECT_TIMEOUT seconds. Its owner commits: closed, it rolls back."""
-        async with self._write_turns.take(), self.sessions() as session:
+        async with self._write_turns, self.sessions() as session:
             yield session
 
     async def ping(self) -> None:
