@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from wapang.db.reader import statement_listeners
+from wapang.db.statements import statement_listeners
 
 _recorded: list[list[Any]] = []
 
@@ -46,7 +46,7 @@ async def capture(requests: dict[str, list[list[str]]]) -> dict[str, list[dict[s
     from wapang.api.main import app
 
     event.listen(Engine, "before_cursor_execute", _record)  # the write sessions
-    statement_listeners.append(_record_read)  # the read path, at the driver (db/reader.py)
+    statement_listeners.append(_record_read)  # statements at the driver (db/statements.py)
     captured: dict[str, list[dict[str, Any]]] = {}
     transport = httpx.ASGITransport(app=app)
     async with (

@@ -23,7 +23,8 @@ from wapang.config import Settings
 from wapang.db.base import table_of
 from wapang.db.constraints import violated_constraint
 from wapang.db.engine import build_engine
-from wapang.db.reader import ReadPool, Statement
+from wapang.db.reader import ReadPool
+from wapang.db.statements import Statement
 
 DEADLINE = 0.3
 

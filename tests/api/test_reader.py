@@ -25,7 +25,8 @@ from wapang.api.users.models import User
 from wapang.config import Settings
 from wapang.db.base import table_of
 from wapang.db.engine import build_engine
-from wapang.db.reader import ReadPool, Statement
+from wapang.db.reader import ReadPool
+from wapang.db.statements import Statement
 
 _SAME = Statement(select((literal(7) == bindparam("number")).label("same")))
 _users = table_of(User).c

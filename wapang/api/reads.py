@@ -30,7 +30,8 @@ from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select
 
 from wapang.api.paging import Page, keyset, next_page_link
-from wapang.db.reader import ReadPool, Row, Statement
+from wapang.db.reader import ReadPool
+from wapang.db.statements import Row, Statement
 
 _ENCODER = msgspec.json.Encoder()
 JSON = "application/json"

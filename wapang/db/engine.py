@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection, ExceptionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import PoolResetState
 
 from wapang.config import Dialect as DbDialect
 from wapang.config import Settings
@@ -42,16 +43,65 @@ def build_engine(settings: Settings) -> AsyncEngine:
     url = database_url(settings)
     if settings.DB_DIALECT is DbDialect.SQLITE:
         return _sqlite_engine(url, settings)
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=settings.DB_POOL_SIZE,
         max_overflow=settings.DB_POOL_SIZE,
         pool_timeout=settings.DB_CONNECT_TIMEOUT,
         pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_reset_on_return=None,  # _roll_back_on_return below decides
         connect_args=driver_connect_arguments(settings),
         hide_parameters=True,  # a logged error never carries an e-mail, a hash or a token id
         isolation_level="READ COMMITTED",
     )
+    _roll_back_on_return(engine)
+    return engine
+
+
+_MAY_BE_IN_TRANSACTION = "wapang_may_be_in_transaction"
+
+
+def _roll_back_on_return(engine: AsyncEngine) -> None:
+    """A connection returned to the pool is rolled back unless its last transaction ended in
+    a commit or rollback that succeeded.
+
+    SQLAlchemy's own reset rolls back every connection a session returns (the session ends its
+    transaction, then the pool resets the connection): one more round trip on every write, for
+    a transaction the server has already closed. A rollback on return is still needed when
+    anything may have been left open, so the connection remembers (in its pool record's
+    `info`) whether it is: open from its transaction's begin, closed by a commit or rollback,
+    open again after any error — one in the commit itself included.
+    """
+    sync_engine = engine.sync_engine
+
+    def mark(connection: Connection, may_be_in_transaction: bool) -> None:
+        if not connection.invalidated:  # an invalidated one is discarded, never reused
+            connection.info[_MAY_BE_IN_TRANSACTION] = may_be_in_transaction
+
+    def may_be_in_transaction(connection: Connection) -> None:
+        mark(connection, True)
+
+    def ended(connection: Connection) -> None:
+        mark(connection, False)
+
+    def failed(context: ExceptionContext) -> None:
+        if context.connection is not None:
+            may_be_in_transaction(context.connection)
+
+    def reset(dbapi_connection: Any, record: Any, state: PoolResetState) -> None:
+        if state.terminate_only or not state.asyncio_safe:
+            return  # discarded, not reused
+        if state.transaction_was_reset or not record.info.get(_MAY_BE_IN_TRANSACTION, True):
+            return
+        dbapi_connection.rollback()
+        record.info[_MAY_BE_IN_TRANSACTION] = False
+
+    event.listen(sync_engine, "begin", may_be_in_transaction)
+    # Both before they run: an error sets the mark back.
+    event.listen(sync_engine, "commit", ended)
+    event.listen(sync_engine, "rollback", ended)
+    event.listen(sync_engine, "handle_error", failed)
+    event.listen(sync_engine, "reset", reset)
 
 
 def driver_connect_arguments(settings: Settings) -> dict[str, Any]:

@@ -6,9 +6,10 @@ CPU, and a statement run through it about 120 µs more than on the driver's curs
 as much as everything else a `GET /users/me` does (bench/README.md, "Reads at the driver").
 
 What SQLAlchemy gives the read path stays:
-- statements are SQLAlchemy Core, compiled by the engine's dialect once (`Statement`); values
-  are bound and rows read back through the column types' own processors (UtcDateTime's aware
-  datetimes, SQLite's datetimes stored as text, MySQL's booleans stored as integers);
+- statements are SQLAlchemy Core, compiled by the engine's dialect once (db/statements.py
+  `Statement`); values are bound and rows read back through the column types' own processors
+  (UtcDateTime's aware datetimes, SQLite's datetimes stored as text, MySQL's booleans stored as
+  integers);
 - the driver is connected with the arguments the dialect derives from the URL, plus the
   engine's own (db/engine.py `driver_connect_arguments`);
 - a driver error becomes SQLAlchemy's exception (`DBAPIError.instance`), so api/errors.py maps
@@ -22,100 +23,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
-from collections import deque, namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from wapang.config import Settings
 from wapang.db.engine import POOL_RECYCLE_SECONDS, driver_connect_arguments, sqlite_pragmas
+from wapang.db.statements import Row, Statement, driver_error, run_on
 from wapang.db.turns import Turns
-
-Row = tuple[Any, ...]
-Processor = Callable[[Any], Any]
-# Who records the SQL sent (bench/capture.py), as SQLAlchemy's `before_cursor_execute` does
-# for the statements of the write sessions: called with the SQL and its positional values.
-statement_listeners: list[Callable[[str, Sequence[Any]], None]] = []
-_REQUIRED = object()  # a bound value the request gives, not a constant of the statement
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    """A statement as one dialect runs it: its SQL, how its values are bound (by position,
-    each through its type's processor) and how its columns are read back."""
-
-    sql: str
-    binds: tuple[tuple[str, Any, Processor | None], ...]  # name, constant or _REQUIRED, processor
-    processed: tuple[tuple[int, Processor], ...]  # the columns that need a processor
-
-    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The values in the SQL's order, constants included (a KeyError names a value the
-        statement needs and was not given)."""
-        parameters = []
-        for name, constant, process in self.binds:
-            value = values[name] if constant is _REQUIRED else values.get(name, constant)
-            parameters.append(value if process is None or value is None else process(value))
-        return tuple(parameters)
-
-    def rows(self, fetched: Sequence[Row]) -> Sequence[Row]:
-        if not self.processed:
-            return fetched
-        rows = []
-        for row in fetched:
-            values = list(row)
-            for index, process in self.processed:
-                values[index] = process(values[index])
-            rows.append(tuple(values))
-        return rows
-
-
-class Statement:
-    """A Core select of the read path, built once at import and compiled once per dialect."""
-
-    def __init__(self, select: Select[*tuple[Any, ...]]) -> None:
-        self.select = select
-        keys = [str(column.key) for column in select.selected_columns]
-        self._named: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
-        self._compiled: dict[tuple[str, str], _Compiled] = {}
-
-    def named(self, row: Row) -> Any:
-        """A row whose columns are also attributes, by their keys (for the few reads that
-        pick columns by name; listings read rows by position)."""
-        return self._named._make(row)
-
-    def compiled(self, dialect: Dialect) -> _Compiled:
-        key = (dialect.name, dialect.driver)
-        compiled = self._compiled.get(key)
-        if compiled is None:
-            compiled = self._compiled[key] = self._compile(dialect)
-        return compiled
-
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.select.compile(dialect=dialect)
-        if not compiled.positional or "POSTCOMPILE" in compiled.string:
-            raise TypeError(f"not a statement the read path can bind by position: {self.select}")
-        binds = tuple(
-            (
-                name,
-                _REQUIRED if bind.required else bind.effective_value,
-                bind.type.dialect_impl(dialect).bind_processor(dialect),
-            )
-            for name in compiled.positiontup or ()
-            for bind in (compiled.binds[name],)
-        )
-        processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in self.select.selected_columns
-        )
-        processed = tuple(
-            (index, process) for index, process in enumerate(processors) if process is not None
-        )
-        return _Compiled(compiled.string, binds, processed)
 
 
 class _Driver:
@@ -139,17 +58,6 @@ class _Driver:
                 await connection.execute(pragma)
             return connection
         return await self.module.connect(*self.arguments, **self.keywords, autocommit=True)
-
-    async def fetch(self, connection: Any, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
-        if self.sqlite:
-            async with connection.execute(sql, parameters) as cursor:
-                rows: Sequence[Row] = await cursor.fetchall()
-                return rows
-        # Always a tuple, even empty: PyMySQL formats the SQL (`%%` -> `%`) only when given one.
-        async with connection.cursor() as cursor:
-            await cursor.execute(sql, parameters)
-            fetched: Sequence[Row] = await cursor.fetchall()
-            return fetched
 
     def close(self, connection: Any) -> None:
         """At once, without a round trip: the connection may be dead, or busy with a statement
@@ -197,8 +105,6 @@ class ReadPool:
             await self._learn_server()
         compiled = statement.compiled(self._dialect)
         parameters = compiled.parameters(values)
-        for listener in statement_listeners:
-            listener(compiled.sql, parameters)
         async with self._turns:
             fetched = await self._fetch(compiled.sql, parameters)
         return compiled.rows(fetched)
@@ -220,7 +126,7 @@ class ReadPool:
     async def _fetch_once(self, sql: str, parameters: tuple[Any, ...]) -> Sequence[Row]:
         pooled = await self._checkout()
         try:
-            fetched = await self._driver.fetch(pooled.connection, sql, parameters)
+            fetched = (await run_on(pooled.connection, self._driver.sqlite, sql, parameters)).rows
         except BaseException as error:
             self._driver.close(pooled.connection)
             translated = self._translated(error, sql, parameters)
@@ -245,20 +151,10 @@ class ReadPool:
     def _translated(self, error: BaseException, sql: str | None, parameters: Any) -> BaseException:
         """A driver error as SQLAlchemy's (anything else as it is); a lost connection takes
         every idle one with it: the server they were opened to is gone."""
-        if not isinstance(error, self._dialect.loaded_dbapi.Error):
-            return error
-        lost = self._dialect.is_disconnect(error, None, None)
-        if lost:
+        translated = driver_error(self._dialect, error, sql, parameters)
+        if isinstance(translated, DBAPIError) and translated.connection_invalidated:
             self.close_idle()
-        return DBAPIError.instance(
-            sql,
-            parameters,
-            error,
-            self._dialect.loaded_dbapi.Error,
-            hide_parameters=True,
-            connection_invalidated=lost,
-            dialect=self._dialect,
-        )
+        return translated
 
     def close_idle(self) -> None:
         while self._idle:

@@ -16,7 +16,8 @@ from wapang.api.reads import Shape
 from wapang.api.stores.models import Store
 from wapang.api.users.queries import Caller
 from wapang.db.base import table_of
-from wapang.db.reader import ReadPool, Statement
+from wapang.db.reader import ReadPool
+from wapang.db.statements import Statement
 
 _LINES, _ITEMS, _STORES = table_of(CartLine), table_of(Item), table_of(Store)
 _lines, _items, _stores = _LINES.c, _ITEMS.c, _STORES.c

@@ -10,7 +10,7 @@ from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.carts import queries, service
 from wapang.api.carts.schemas import CartLineSet, CartOut, CheckoutRequest
 from wapang.api.errors import InvalidFieldFormat
-from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_once
+from wapang.api.orders.idempotency import IdempotencyKey, respond_once
 from wapang.api.orders.schemas import OrderOut
 from wapang.api.reads import json_answer
 from wapang.api.users.dependencies import CurrentUser
@@ -59,5 +59,5 @@ async def checkout(
     async def order() -> OrderOut:
         return await service.checkout(session, user, data.expected_total_price)
 
-    same_request = fingerprint("POST /api/carts/checkout", data)
-    return await respond_once(session, user.id, key, same_request, order, status.HTTP_201_CREATED)
+    request = ("POST /api/carts/checkout", data)
+    return await respond_once(session, user.id, key, request, order, status.HTTP_201_CREATED)

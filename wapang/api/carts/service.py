@@ -16,6 +16,7 @@ from wapang.api.items.service import require_live_item
 from wapang.api.orders.schemas import OrderOut
 from wapang.api.orders.service import place_order
 from wapang.api.users.queries import Caller
+from wapang.db.sessions import RetryingSession
 
 
 async def set_line(session: AsyncSession, owner: Caller, data: CartLineSet) -> CartOut:
@@ -59,7 +60,7 @@ async def empty_cart(session: AsyncSession, owner: Caller) -> None:
 
 
 async def checkout(
-    session: AsyncSession, owner: Caller, expected_total: int | None = None
+    session: RetryingSession, owner: Caller, expected_total: int | None = None
 ) -> OrderOut:
     """Order every line of the cart and empty it, or change nothing at all.
 

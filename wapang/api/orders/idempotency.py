@@ -18,8 +18,6 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Header, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -50,25 +48,25 @@ async def respond_once(
     session: AsyncSession,
     user_id: str,
     key: str | None,
-    request_fingerprint: str,
+    request: tuple[str, BaseModel],
     produce: Callable[[], Awaitable[BaseModel]],
     status_code: int,
 ) -> Response:
-    """The stored answer to an earlier request with this key, or `produce`'s answer, stored."""
+    """The stored answer to an earlier request with this key, or `produce`'s answer, stored.
+    `request` is the route and the body, which make two requests the same (`fingerprint`)."""
     if key is not None:
-        stored = await _claim(session, user_id, key, request_fingerprint)
+        stored = await _claim(session, user_id, key, fingerprint(*request))
         if stored is not None:
             return stored
-    # Rendered here, as FastAPI would render the response model, so the stored bytes are the
-    # very bytes sent.
-    response = JSONResponse(jsonable_encoder(await produce()), status_code=status_code)
+    # Rendered here, as the response model would be, so the stored bytes are the very bytes sent.
+    body = (await produce()).model_dump_json().encode()
     if key is not None:
         await session.execute(
             update(_KEYS)
             .where(_keys.user_id == user_id, _keys.key == key)
-            .values(status_code=status_code, body=bytes(response.body))
+            .values(status_code=status_code, body=body)
         )
-    return response
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 async def _claim(

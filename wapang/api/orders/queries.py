@@ -12,7 +12,8 @@ from wapang.api.paging import Page
 from wapang.api.reads import Listing, Shape
 from wapang.api.users.queries import Caller
 from wapang.db.base import is_canonical_id, table_of
-from wapang.db.reader import ReadPool, Statement
+from wapang.db.reader import ReadPool
+from wapang.db.statements import Statement
 
 _ORDERS, _LINES = table_of(Order), table_of(OrderLine)
 _orders, _lines = _ORDERS.c, _LINES.c

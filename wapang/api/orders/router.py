@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from wapang.api.auth.dependencies import AuthenticatedFirst
 from wapang.api.orders import queries, service
-from wapang.api.orders.idempotency import IdempotencyKey, fingerprint, respond_once
+from wapang.api.orders.idempotency import IdempotencyKey, respond_once
 from wapang.api.orders.models import OrderStatus
 from wapang.api.orders.schemas import OrderCreate, OrderOut, OrderStatusChange, OrderSummaryOut
 from wapang.api.paging import Paging
@@ -22,8 +22,8 @@ async def place_order(
     async def order() -> OrderOut:
         return await service.order_items(session, user, data)
 
-    same_request = fingerprint("POST /api/orders", data)
-    return await respond_once(session, user.id, key, same_request, order, status.HTTP_201_CREATED)
+    request = ("POST /api/orders", data)
+    return await respond_once(session, user.id, key, request, order, status.HTTP_201_CREATED)
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)

@@ -4,8 +4,9 @@ are orders/queries.py). Stock moves only inside the order's transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import case, insert, select, update
+from sqlalchemy import BindParameter, Update, bindparam, case, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -28,6 +29,8 @@ from wapang.api.stores.models import Store
 from wapang.api.users.queries import Caller
 from wapang.db.base import INT32_MAX, new_id, table_of, utc_now
 from wapang.db.lookups import get_owned
+from wapang.db.sessions import RetryingSession
+from wapang.db.statements import Statement, Statements
 
 BIGINT_MAX = 2**63 - 1
 
@@ -40,7 +43,7 @@ def merge_quantities(requested: Iterable[tuple[str, int]]) -> dict[str, int]:
     return merged
 
 
-async def order_items(session: AsyncSession, buyer: Caller, data: OrderCreate) -> OrderOut:
+async def order_items(session: RetryingSession, buyer: Caller, data: OrderCreate) -> OrderOut:
     """`POST /orders`: the lines asked for, at least one."""
     if not data.items:
         raise EmptyItemList()
@@ -49,7 +52,7 @@ async def order_items(session: AsyncSession, buyer: Caller, data: OrderCreate) -
 
 
 async def place_order(
-    session: AsyncSession,
+    session: RetryingSession,
     buyer: Caller,
     requested: Iterable[tuple[str, int]],
     expected_total: int | None = None,
@@ -75,27 +78,91 @@ async def place_order(
         await _take_stock_or_raise(session, quantities)  # "not enough stock" outranks it
         raise InvalidFieldFormat()
     order_id, status = new_id(), OrderStatus.ORDERED.value
-    await session.execute(
-        insert(_ORDERS).values(
-            id=order_id,
-            buyer_id=buyer.id,
-            status=status,
-            total_price=priced.total_price,
-            created_at=utc_now(),
-        )
+    await session.run(
+        _ORDER,
+        {
+            "id": order_id,
+            "buyer_id": buyer.id,
+            "status": status,
+            "total_price": priced.total_price,
+            "created_at": utc_now(),
+        },
     )
-    await session.execute(
-        insert(_ORDER_LINES),
+    await session.run_many(
+        _LINE,
         [
             {"order_id": order_id, "position": position, **vars(line)}
             for position, line in enumerate(lines)
         ],
     )
     await _take_stock_or_raise(session, quantities)
-    return OrderOut(order_id=order_id, status=status, **priced.model_dump())
+    return OrderOut(order_id=order_id, status=status, **dict(priced))
 
 
+# The statements of placing an order, run at the driver in the request's transaction
+# (db/statements.py): four of them on every order, SQLAlchemy's per-statement machinery cost
+# more than everything else the request does (bench/README.md, "Orders at the driver").
 _ITEMS, _STORES, _ORDERS, _ORDER_LINES = map(table_of, (Item, Store, Order, OrderLine))
+
+
+def _ids(count: int) -> list[BindParameter[Any]]:
+    return [bindparam(f"item_{index}") for index in range(count)]
+
+
+def _values(quantities: dict[str, int]) -> dict[str, Any]:
+    """The values of `_SNAPSHOT` and `_TAKE_STOCK` for these lines."""
+    values: dict[str, Any] = {}
+    for index, (item_id, quantity) in enumerate(quantities.items()):
+        values[f"item_{index}"], values[f"quantity_{index}"] = item_id, quantity
+    return values
+
+
+_SNAPSHOT = Statements(
+    lambda count: (
+        select(
+            _ITEMS.c.id.label("item_id"),
+            _ITEMS.c.item_name,
+            _ITEMS.c.price,
+            _STORES.c.id.label("store_id"),
+            _STORES.c.store_name,
+            _STORES.c.delivery_fee,
+        )
+        .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
+        .where(_ITEMS.c.id.in_(_ids(count)), _ITEMS.c.deleted_at.is_(None))
+    )
+)
+_ORDER = Statement(
+    insert(_ORDERS).values(
+        {
+            name: bindparam(name)
+            for name in ("id", "buyer_id", "status", "total_price", "created_at")
+        }
+    )
+)
+_LINE = Statement(
+    insert(_ORDER_LINES).values(
+        {name: bindparam(name) for name in ("order_id", "position", *PricedLine.names())}
+    )
+)
+
+
+def _take_stock_of(count: int) -> Update:
+    wanted = case(
+        {bindparam(f"item_{index}"): bindparam(f"quantity_{index}") for index in range(count)},
+        value=_ITEMS.c.id,
+    )
+    return (
+        update(_ITEMS)
+        .where(
+            _ITEMS.c.id.in_(_ids(count)),
+            _ITEMS.c.deleted_at.is_(None),
+            _ITEMS.c.stock >= wanted,
+        )
+        .values(stock=_ITEMS.c.stock - wanted)
+    )
+
+
+_TAKE_STOCK = Statements(_take_stock_of)
 
 
 async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) -> None:
@@ -107,46 +174,27 @@ async def _require_live_items(session: AsyncSession, item_ids: Iterable[str]) ->
         raise ItemNotFound()
 
 
-async def _take_stock_or_raise(session: AsyncSession, quantities: dict[str, int]) -> None:
+async def _take_stock_or_raise(session: RetryingSession, quantities: dict[str, int]) -> None:
     if not await _take_stock(session, quantities):
         await _require_live_items(session, quantities.keys())  # deleted since the snapshot
         raise NotEnoughStock()
 
 
-async def _take_stock(session: AsyncSession, quantities: dict[str, int]) -> bool:
+async def _take_stock(session: RetryingSession, quantities: dict[str, int]) -> bool:
     """One conditional decrement of every line, or none (False): the row locks are taken in
     primary-key order, so concurrent orders serialise without deadlocks and stock never goes
     below zero."""
-    wanted = case(quantities, value=_ITEMS.c.id)
-    result = await session.execute(
-        update(_ITEMS)
-        .where(
-            _ITEMS.c.id.in_(list(quantities)),
-            _ITEMS.c.deleted_at.is_(None),
-            _ITEMS.c.stock >= wanted,
-        )
-        .values(stock=_ITEMS.c.stock - wanted)
-    )
-    return bool(result.rowcount == len(quantities))  # type: ignore[attr-defined]
+    taken = await session.run(_TAKE_STOCK.of(len(quantities)), _values(quantities))
+    return taken.rowcount == len(quantities)
 
 
-async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[PricedLine]:
+async def _snapshot(session: RetryingSession, quantities: dict[str, int]) -> list[PricedLine]:
     """The ordered live items as they are now (ItemNotFound if one is not). An edit that
     commits between this read and the stock update is not in the snapshot: the order is priced
     as the item was when the order was placed, and a deletion fails the stock update."""
-    rows = await session.execute(
-        select(
-            _ITEMS.c.id.label("item_id"),
-            _ITEMS.c.item_name,
-            _ITEMS.c.price,
-            _STORES.c.id.label("store_id"),
-            _STORES.c.store_name,
-            _STORES.c.delivery_fee,
-        )
-        .join_from(_ITEMS, _STORES, _STORES.c.id == _ITEMS.c.store_id)
-        .where(_ITEMS.c.id.in_(list(quantities)), _ITEMS.c.deleted_at.is_(None))
-    )
-    by_id = {row.item_id: row for row in rows}
+    statement = _SNAPSHOT.of(len(quantities))
+    found = await session.run(statement, _values(quantities))
+    by_id = {row.item_id: row for row in map(statement.named, found.rows)}
     if len(by_id) != len(quantities):
         raise ItemNotFound()
     return [
@@ -156,9 +204,7 @@ async def _snapshot(session: AsyncSession, quantities: dict[str, int]) -> list[P
 
 def _order_out(order: Order, status: str | None = None) -> OrderOut:
     lines = [PricedLine.of(line) for line in order.lines]
-    return OrderOut(
-        order_id=order.id, status=status or order.status, **price_lines(lines).model_dump()
-    )
+    return OrderOut(order_id=order.id, status=status or order.status, **dict(price_lines(lines)))
 
 
 async def _own_order(session: AsyncSession, buyer: Caller, order_id: str) -> Order:

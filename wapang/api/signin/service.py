@@ -18,8 +18,9 @@ from wapang.api.signin.schemas import SignIn
 from wapang.api.signin.throttle import SignInBackoff, account_key, count_failure, forget_failures
 from wapang.api.users.models import User
 from wapang.db.base import name_key, utc_now
-from wapang.db.reader import ReadPool, Statement
+from wapang.db.reader import ReadPool
 from wapang.db.sessions import Database
+from wapang.db.statements import Statement
 
 
 async def sign_in(
