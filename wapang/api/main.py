@@ -37,14 +37,16 @@ from wapang.metrics import worker_exited
 logger = logging.getLogger("wapang")
 
 API_PREFIX = "/api"
+# In the order of the traffic they serve: FastAPI matches a request against the included
+# routers one by one, at about 10 µs of CPU each (bench/README.md, "Orders at the driver").
 API_ROUTERS = (
-    signin_router,
-    users_router,
-    stores_router,
     items_router,
+    users_router,
     reviews_router,
     orders_router,
     carts_router,
+    stores_router,
+    signin_router,
 )
 
 
@@ -78,9 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     register_error_handlers(app)
-    app.include_router(health.router)
     for router in API_ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router)  # probes, every few seconds
     app.add_middleware(RequestDeadline)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)

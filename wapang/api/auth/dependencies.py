@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 from wapang.api.auth.errors import BadAuthorizationHeader, Unauthenticated
 from wapang.api.auth.tokens import TokenService
 from wapang.db.reader import ReadPool
-from wapang.db.sessions import Database, Reads
+from wapang.db.sessions import Database
 
 CallerT = TypeVar("CallerT")
 
@@ -56,10 +56,11 @@ class Authentication(ABC, Generic[CallerT]):
     """A dependency naming the caller: the header checks in the contract's order, then
     `identify` for what a well-formed bearer token must prove."""
 
-    async def __call__(
-        self, request: Request, reads: Reads, header: AuthorizationHeader
-    ) -> CallerT:
-        return await self.authenticate(request, reads, header)
+    async def __call__(self, request: Request, header: AuthorizationHeader) -> CallerT:
+        # The read pool from the app's state, not as a `Reads` sub-dependency: FastAPI's
+        # resolution of one costs more than the lookup, on every authenticated request.
+        database: Database = request.app.state.database
+        return await self.authenticate(request, database.reads, header)
 
     async def authenticate(self, request: Request, reads: ReadPool, header: str | None) -> CallerT:
         if header is None:
