@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+from sqlalchemy import bindparam, func, select
 
 from tests.examples import TEST_SECRETS
 from wapang.config import Settings
+from wapang.db.statements import Statement
 
 MARIADB_HOST = os.environ.get("WAPANG_TEST_MYSQL_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("WAPANG_TEST_MYSQL_PORT", "3306"))
@@ -81,3 +83,18 @@ def mariadb_database() -> Iterator[str]:
         with connection.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
         connection.close()
+
+
+# What the read pool's and the write session's tests do to a MariaDB connection: ask which one
+# a statement ran on, keep it busy, and close it from the server's side.
+CONNECTION_ID = Statement(select(func.connection_id().label("id")))
+SLEEP = Statement(select(func.sleep(bindparam("seconds")).label("slept")))
+
+
+def kill_connection(connection_id: int) -> None:
+    admin = admin_connection()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("KILL CONNECTION %s", (connection_id,))
+    finally:
+        admin.close()

@@ -25,6 +25,7 @@ from tests.servers import Server, wapang_server
 from wapang.config import Settings
 from wapang.db.engine import build_engine
 from wapang.db.migrate import upgrade
+from wapang.db.sessions import Database
 
 SERVED_BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 
@@ -92,3 +93,29 @@ async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as client:
         yield client
+
+
+@asynccontextmanager
+async def opened_database(settings: Settings) -> AsyncIterator[Database]:
+    database = Database(settings)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The process's database handles (write sessions, read pool) on the backend's database."""
+    async with opened_database(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def server_database() -> AsyncIterator[Database]:
+    """The same on a fresh MariaDB database: a server that closes connections and sleeps
+    (SQLite has none)."""
+    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
+    with mariadb_database() as name:
+        async with opened_database(mariadb_settings(name)) as opened:
+            yield opened

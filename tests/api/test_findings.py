@@ -23,7 +23,7 @@ from wapang.config import Settings
 from wapang.db.base import table_of
 from wapang.db.constraints import violated_constraint
 from wapang.db.engine import build_engine
-from wapang.db.reader import ReadPool
+from wapang.db.sessions import Database
 from wapang.db.statements import Statement
 
 DEADLINE = 0.3
@@ -86,23 +86,19 @@ async def test_a_write_session_error_carries_no_parameter(settings: Settings) ->
     _assert_no_parameter(raised.value)
 
 
-async def test_a_read_error_carries_no_parameter(settings: Settings) -> None:
+async def test_a_read_error_carries_no_parameter(database: Database) -> None:
     """The read path runs at the driver (db/reader.py): its errors are SQLAlchemy's, with the
     values hidden as the engine hides them (sign-in and every lookup bind e-mails and ids)."""
-    engine = build_engine(settings)
-    reads = ReadPool.of(settings, engine)
     users = table_of(User).c
     statement = Statement(
         select(literal_column("no_such_column")).where(
             or_(users.email == bindparam("email"), users.hashed_password == bindparam("hash"))
         )
     )
-    try:
-        with pytest.raises(DBAPIError) as raised:
-            await reads.rows(statement, {"email": _SECRET_EMAIL, "hash": _SECRET_HASH})
-    finally:
-        reads.close_idle()
-        await engine.dispose()
+
+    with pytest.raises(DBAPIError) as raised:
+        await database.reads.rows(statement, {"email": _SECRET_EMAIL, "hash": _SECRET_HASH})
+
     _assert_no_parameter(raised.value)
 
 

@@ -8,24 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import bindparam, func, insert, literal, select
+from sqlalchemy import bindparam, insert, literal, select
 
-from tests.databases import (
-    admin_connection,
-    mariadb_available,
-    mariadb_database,
-    mariadb_settings,
-)
-from tests.requirements import require_available
+from tests.databases import CONNECTION_ID, SLEEP, kill_connection
 from wapang.api.users.models import User
 from wapang.config import Settings
 from wapang.db.base import table_of
 from wapang.db.engine import build_engine
 from wapang.db.reader import ReadPool
+from wapang.db.sessions import Database
 from wapang.db.statements import Statement
 
 _SAME = Statement(select((literal(7) == bindparam("number")).label("same")))
@@ -35,34 +29,17 @@ _CREATED_AT = Statement(
         _users.id == bindparam("id"), _users.created_at == bindparam("at")
     )
 )
-_CONNECTION_ID = Statement(select(func.connection_id().label("id")))
-_SLEEP = Statement(select(func.sleep(bindparam("seconds")).label("slept")))
-
-
-@contextlib.asynccontextmanager
-async def _read_pool(settings: Settings) -> AsyncIterator[ReadPool]:
-    engine = build_engine(settings)
-    pool = ReadPool.of(settings, engine)
-    try:
-        yield pool
-    finally:
-        pool.close_idle()
-        await engine.dispose()
 
 
 @pytest.fixture
-async def reads(settings: Settings) -> AsyncIterator[ReadPool]:
-    async with _read_pool(settings) as pool:
-        yield pool
+def reads(database: Database) -> ReadPool:
+    return database.reads
 
 
 @pytest.fixture
-async def server_reads() -> AsyncIterator[ReadPool]:
+def server_reads(server_database: Database) -> ReadPool:
     """A read pool on MariaDB: a server that closes connections and sleeps (SQLite has none)."""
-    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
-    with mariadb_database() as name:
-        async with _read_pool(mariadb_settings(name)) as pool:
-            yield pool
+    return server_database.reads
 
 
 async def test_values_and_rows_pass_through_the_column_types(
@@ -93,10 +70,10 @@ async def test_values_and_rows_pass_through_the_column_types(
 @pytest.mark.mariadb
 async def test_a_connection_the_server_closed_costs_no_error(server_reads: ReadPool) -> None:
     reads = server_reads
-    [(first,)] = await reads.rows(_CONNECTION_ID, {})
-    _kill(first)
+    [(first,)] = await reads.rows(CONNECTION_ID, {})
+    kill_connection(first)
 
-    [(second,)] = await reads.rows(_CONNECTION_ID, {})
+    [(second,)] = await reads.rows(CONNECTION_ID, {})
 
     assert second != first, "the statement ran again on a fresh connection"
     assert await reads.rows(_SAME, {"number": 7}) == [(True,)]
@@ -107,20 +84,11 @@ async def test_a_read_cancelled_halfway_never_hands_its_connection_on(
     server_reads: ReadPool,
 ) -> None:
     reads = server_reads
-    [(before,)] = await reads.rows(_CONNECTION_ID, {})
+    [(before,)] = await reads.rows(CONNECTION_ID, {})
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(reads.rows(_SLEEP, {"seconds": 1}), timeout=0.2)
+        await asyncio.wait_for(reads.rows(SLEEP, {"seconds": 1}), timeout=0.2)
 
-    [(after,)] = await reads.rows(_CONNECTION_ID, {})
+    [(after,)] = await reads.rows(CONNECTION_ID, {})
 
     assert after != before, "the cancelled read's connection was closed, not pooled"
     assert await reads.rows(_SAME, {"number": 7}) == [(True,)]
-
-
-def _kill(connection_id: int) -> None:
-    admin = admin_connection()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("KILL CONNECTION %s", (connection_id,))
-    finally:
-        admin.close()

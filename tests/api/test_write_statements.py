@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
-from tests.databases import admin_connection, mariadb_available, mariadb_database, mariadb_settings
-from tests.requirements import require_available
+from tests.databases import CONNECTION_ID, SLEEP, kill_connection
 from wapang.api.users.models import User
 from wapang.config import Settings
 from wapang.db.base import table_of, utc_now
@@ -32,33 +30,7 @@ _NEW_USER = Statement(
         }
     )
 )
-_CONNECTION_ID = Statement(select(func.connection_id().label("id")))
-_SLEEP = Statement(select(func.sleep(bindparam("seconds")).label("slept")))
 _SECRET_HASH = "$argon2id$v=19$secret-hash-never-in-an-error"
-
-
-@contextlib.asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[Database]:
-    database = Database(settings)
-    try:
-        yield database
-    finally:
-        await database.dispose()
-
-
-@pytest.fixture
-async def database(settings: Settings) -> AsyncIterator[Database]:
-    async with _database(settings) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def server_database() -> AsyncIterator[Database]:
-    """On MariaDB: a server that closes connections and sleeps (SQLite has none)."""
-    require_available(mariadb_available(), "MariaDB on 127.0.0.1:3306")
-    with mariadb_database() as name:
-        async with _database(mariadb_settings(name)) as opened:
-            yield opened
 
 
 def _user(email: str) -> dict[str, object]:
@@ -108,7 +80,7 @@ async def test_a_server_that_closed_every_pooled_connection_costs_no_error(
 ) -> None:
     async def connection_id() -> int:
         async with server_database.session() as session:
-            [(number,)] = (await session.run(_CONNECTION_ID, {})).rows
+            [(number,)] = (await session.run(CONNECTION_ID, {})).rows
             await session.commit()
             return int(number)
 
@@ -120,7 +92,7 @@ async def test_a_server_that_closed_every_pooled_connection_costs_no_error(
     pooled = await held_together()
     assert len(set(pooled)) == 2
     for number in pooled:
-        _kill(number)
+        kill_connection(number)
 
     # The first statement meets a dead connection; it runs again on a fresh one, not on the
     # other dead one: the pool was invalidated with it.
@@ -131,7 +103,7 @@ async def test_a_server_that_closed_every_pooled_connection_costs_no_error(
 
 async def _held(database: Database) -> int:
     async with database.session() as session:
-        [(number,)] = (await session.run(_CONNECTION_ID, {})).rows
+        [(number,)] = (await session.run(CONNECTION_ID, {})).rows
         await asyncio.sleep(0.05)
         await session.commit()
         return int(number)
@@ -142,13 +114,13 @@ async def test_a_statement_cancelled_halfway_never_hands_its_connection_on(
     server_database: Database,
 ) -> None:
     async with server_database.session() as session:
-        [(before,)] = (await session.run(_CONNECTION_ID, {})).rows
+        [(before,)] = (await session.run(CONNECTION_ID, {})).rows
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(session.run(_SLEEP, {"seconds": 1}), timeout=0.2)
+            await asyncio.wait_for(session.run(SLEEP, {"seconds": 1}), timeout=0.2)
 
     async with server_database.session() as session:
-        [(after,)] = (await session.run(_CONNECTION_ID, {})).rows
-        [(slept,)] = (await session.run(_SLEEP, {"seconds": 0})).rows
+        [(after,)] = (await session.run(CONNECTION_ID, {})).rows
+        [(slept,)] = (await session.run(SLEEP, {"seconds": 0})).rows
 
     assert after != before, "the cancelled statement's connection was discarded, not pooled"
     assert slept == 0, "the next session reads its own answer, not the cancelled one's"
@@ -175,7 +147,7 @@ async def test_a_committed_connection_returns_to_the_pool_without_a_rollback(
 
     async def session_rollbacks(session: RetryingSession) -> tuple[int, int]:
         [(_, count)] = (await session.execute(rollbacks)).all()
-        [(connection,)] = (await session.run(_CONNECTION_ID, {})).rows
+        [(connection,)] = (await session.run(CONNECTION_ID, {})).rows
         return int(count), int(connection)
 
     async with server_database.session() as session:
@@ -189,12 +161,3 @@ async def test_a_committed_connection_returns_to_the_pool_without_a_rollback(
 
     assert after_commit == (before, connection), "the same connection, and no ROLLBACK"
     assert after_close == (before + 1, connection)
-
-
-def _kill(connection_id: int) -> None:
-    admin = admin_connection()
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute("KILL CONNECTION %s", (connection_id,))
-    finally:
-        admin.close()

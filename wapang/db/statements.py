@@ -66,8 +66,8 @@ class Statement:
 
     def __init__(self, statement: Core) -> None:
         self.statement = statement
-        columns = statement.selected_columns if isinstance(statement, Select) else ()
-        keys = [str(column.key) for column in columns]
+        self._columns = tuple(statement.selected_columns if isinstance(statement, Select) else ())
+        keys = [str(column.key) for column in self._columns]
         self._named: Any = namedtuple("Row", keys, rename=True)  # type: ignore[misc]
         self._compiled: dict[tuple[str, str], Compiled] = {}
 
@@ -102,9 +102,9 @@ class Statement:
             for name in compiled.positiontup or ()
             for bind in (compiled.binds[name],)
         )
-        columns = self.statement.selected_columns if isinstance(self.statement, Select) else ()
         processors = (
-            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in self._columns
         )
         processed = tuple(
             (index, process) for index, process in enumerate(processors) if process is not None
