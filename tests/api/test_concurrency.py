@@ -1,6 +1,8 @@
 """Concurrent orders, checkouts and cancels (contract §3.2 and pitfall 12).
 
-The requests run concurrently against the in-process app, each on its own database connection.
+The requests run concurrently against the in-process app, each on its own database connection,
+and the first of them also over HTTP against `wapang serve --workers 2` (two processes, each
+with its own pools; placing an order runs its statements at the driver, db/statements.py).
 They run on both backends: MariaDB exercises row locks, SQLite its single writer lock.
 """
 
@@ -10,7 +12,9 @@ import asyncio
 from collections import Counter
 
 import httpx
+from sqlalchemy import func, select
 
+from tests.api.conftest import database_of
 from tests.api.shop import (
     Shopper,
     assert_error,
@@ -20,6 +24,8 @@ from tests.api.shop import (
     sign_up_many,
     stock_of,
 )
+from tests.servers import Server
+from wapang.api.orders.models import Order, OrderLine
 
 BUYERS = 20
 STOCK = 10
@@ -46,6 +52,40 @@ async def test_concurrent_orders_never_oversell(client: httpx.AsyncClient) -> No
 async def fill_cart(buyer: Shopper, *item_ids: str) -> None:
     for item_id in item_ids:
         assert (await set_cart_line(buyer, item_id, 1)).status_code == 200
+
+
+async def test_concurrent_orders_to_two_workers_never_oversell(
+    server: Server, http: httpx.AsyncClient
+) -> None:
+    _, _, (waffle, croffle) = await open_shop(http, ("와플", 1000, STOCK), ("크로플", 500, 100))
+    buyers = await sign_up_many(http, BUYERS)
+
+    responses = await asyncio.gather(
+        *(buyer.order((croffle["id"], 2), (waffle["id"], 1)) for buyer in buyers)
+    )
+
+    assert Counter(response.status_code for response in responses) == {
+        201: STOCK,
+        409: BUYERS - STOCK,
+    }
+    placed = {response.json()["order_id"] for response in responses if response.status_code == 201}
+    async with database_of(server) as session:
+        orders = set((await session.scalars(select(Order.id).where(Order.id.in_(placed)))).all())
+        lines = (
+            await session.execute(
+                select(OrderLine.item_id, func.sum(OrderLine.quantity))
+                .where(OrderLine.order_id.in_(placed))
+                .group_by(OrderLine.item_id)
+            )
+        ).all()
+        buyers_orders = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.buyer_id.in_(b.id for b in buyers))
+        )
+    assert orders == placed
+    assert buyers_orders == STOCK, "a refused order left no row"
+    assert dict(lines) == {waffle["id"]: STOCK, croffle["id"]: 2 * STOCK}
+    assert await stock_of(http, waffle["id"]) == 0
+    assert await stock_of(http, croffle["id"]) == 100 - 2 * STOCK
 
 
 async def test_concurrent_checkouts_never_oversell(client: httpx.AsyncClient) -> None:
