@@ -1,5 +1,11 @@
 """Each scenario measured: the app, its constant ceiling and its database ceiling under the
-same load (and the sign-in storm where the scenario asks for it)."""
+same load (and the sign-in storm where the scenario asks for it).
+
+A goal that compares two runs (the app with its database ceiling, through the edge or during
+the storm with the app alone) measures both sides in ROUNDS alternating rounds of half the
+run's length and reads the median of the rounds' shares: the machine's speed drifts by 25-50%
+over minutes (bench/README.md, "Paired rounds"), so two runs minutes apart compare the
+machine's moments as much as the servers."""
 
 from __future__ import annotations
 
@@ -9,18 +15,29 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from bench import cpu, profile
 from bench.report import RESULTS, Result, cpu_ms_per_request, print_result
 from bench.scenarios import Scenario
-from bench.wrk import Figures, load, requests_file
+from bench.wrk import Figures, load, load_together, requests_file
 from harness.processes import Service
 
+ROUNDS = 3  # per side of a compared pair; the median of three outvotes one disturbed round
+TELEMETRY_ROUNDS = 3
 
-def start_storm(arguments: argparse.Namespace, url: str, work: Path) -> subprocess.Popen[str]:
+# A side of a comparison: measures once, given the run's settings and the round's number.
+Side = Callable[[argparse.Namespace, int], Figures]
+
+
+@contextmanager
+def sign_in_storm(arguments: argparse.Namespace, url: str, work: Path) -> Iterator[list[Any]]:
+    """Sign-ins at --storm-rate per second during the block; their figures are appended to
+    the yielded list when it ends."""
     storm_seconds = arguments.warmup + arguments.duration + 3
     process = subprocess.Popen(
         [
@@ -38,7 +55,12 @@ def start_storm(arguments: argparse.Namespace, url: str, work: Path) -> subproce
         text=True,
     )
     time.sleep(1.5)  # the storm is under way before the warm-up starts
-    return process
+    figures: list[Any] = []
+    try:
+        yield figures
+    finally:
+        out, _ = process.communicate(timeout=120)
+        figures.append(json.loads(out.strip().splitlines()[-1]))
 
 
 def measure(
@@ -57,35 +79,8 @@ def measure(
     ceilings: dict[str, Figures] = {}
     for scenario in scenarios:
         print(f"== {scenario.name}: {scenario.connections} connections", flush=True)
-        app_file = requests_file(work / f"{scenario.name}.app", scenario.requests, str)
-        storm_process = None
-        if scenario.storm:
-            storm_process = start_storm(arguments, targets["app"].url, work)
-        try:
-            profile_to = None
-            if scenario.name in arguments.profile:
-                profile_to = RESULTS / f"{arguments.stamp}-{scenario.name}.stacks"
-            url = targets[scenario.target].client_url
-            pairs: list[tuple[float, float]] = []
-            if scenario.target == "untraced":
-                figures, pairs = telemetry_pairs(arguments, targets, app_file, scenario, roots)
-            else:
-                figures = load(arguments, url, app_file, scenario.connections, roots, profile_to)
-        finally:
-            storm = None
-            if storm_process is not None:
-                out, _ = storm_process.communicate(timeout=120)
-                storm = json.loads(out.strip().splitlines()[-1])
-        result = Result(
-            scenario=scenario.name,
-            label=scenario.label,
-            connections=scenario.connections,
-            body_bytes=bodies.get(scenario.ceiling, {}).get("bytes", 0),
-            app=figures,
-            storm=storm,
-            server=scenario.target if scenario.target in ("granian", "untraced") else "app",
-            telemetry_pairs=pairs,
-        )
+        result = _measure_scenario(arguments, scenario, targets, work, roots)
+        result.body_bytes = bodies.get(scenario.ceiling, {}).get("bytes", 0)
         if scenario.ceiling and scenario.ceiling not in ceilings:
             ceiling_file = requests_file(
                 work / f"{scenario.name}.ceiling",
@@ -97,24 +92,115 @@ def measure(
             )
         if scenario.ceiling:
             result.ceiling = ceilings[scenario.ceiling]
-        if scenario.shape is not None or scenario.order_ceiling:
-            db_file = requests_file(
-                work / f"{scenario.name}.db",
-                scenario.requests,
-                _prefixed(f"/{scenario.name}"),
-            )
-            result.db_ceiling = load(
-                arguments, targets["db_ceiling"].url, db_file, scenario.connections, roots
-            )
         results.append(result)
         print_result(result)
-        if profile_to is not None:
-            result.notes.append(f"profiled: {profile_to.name}")
-            print(profile.summarise(profile_to), flush=True)
+        if scenario.name in arguments.profile:
+            stacks = _profile_path(arguments, scenario)
+            result.notes.append(f"profiled: {stacks.name}")
+            print(profile.summarise(stacks), flush=True)
     return results
 
 
-TELEMETRY_ROUNDS = 3
+def _measure_scenario(
+    arguments: argparse.Namespace,
+    scenario: Scenario,
+    targets: dict[str, Service],
+    work: Path,
+    roots: dict[str, int],
+) -> Result:
+    """The scenario's figures: paired with what its goal compares it with, or one run."""
+    app_file = requests_file(work / f"{scenario.name}.app", scenario.requests, str)
+    app_url = targets["app"].client_url
+    result = partial(Result, scenario.name, scenario.label, scenario.connections, 0)
+
+    def side(url: str, requests: Path = app_file, profiled: bool = False) -> Side:
+        def run(settings: argparse.Namespace, number: int) -> Figures:
+            profile_to = None
+            if profiled and number == 0 and scenario.name in arguments.profile:
+                profile_to = _profile_path(arguments, scenario)
+            return load(settings, url, requests, scenario.connections, roots, profile_to)
+
+        return run
+
+    if scenario.target == "untraced":
+        figures, pairs = telemetry_pairs(arguments, targets, app_file, scenario, roots)
+        return result(figures, server="untraced", telemetry_pairs=pairs)
+    if scenario.storm:
+        storms: list[dict[str, Any]] = []
+
+        def during_storm(settings: argparse.Namespace, number: int) -> Figures:
+            with sign_in_storm(settings, targets["app"].url, work) as storm:
+                figures = side(app_url, profiled=True)(settings, number)
+            storms.extend(storm)
+            return figures
+
+        rounds = alternating(arguments, {"alone": side(app_url), "app": during_storm})
+        return result(**_paired(rounds, base="alone"), storm=merge_storms(storms))
+    if scenario.target == "edge":
+        edge = side(targets["edge"].client_url, profiled=True)
+        rounds = alternating(arguments, {"alone": side(app_url), "app": edge})
+        return result(**_paired(rounds, base="alone"))
+    if scenario.shape is not None or scenario.order_ceiling:
+        db_file = requests_file(
+            work / f"{scenario.name}.db", scenario.requests, _prefixed(f"/{scenario.name}")
+        )
+        db_ceiling = side(targets["db_ceiling"].url, db_file)
+        rounds = alternating(
+            arguments, {"app": side(app_url, profiled=True), "db_ceiling": db_ceiling}
+        )
+        return result(
+            **_paired(rounds, base="db_ceiling"),
+            db_ceiling=Figures.median(rounds["db_ceiling"]),
+        )
+    server = scenario.target if scenario.target == "granian" else "app"
+    return result(
+        side(targets[scenario.target].client_url, profiled=True)(arguments, 0), server=server
+    )
+
+
+def alternating(arguments: argparse.Namespace, sides: dict[str, Side]) -> dict[str, list[Figures]]:
+    """Each side ROUNDS times at half the run's length, taking turns at going first (ABBA...):
+    whatever favours the later run of a round (a warmer database, the earlier run's sockets
+    still closing) favours neither side, and a slow moment of the machine falls on both."""
+    half = _half(arguments)
+    measured: dict[str, list[Figures]] = {name: [] for name in sides}
+    names = list(sides)
+    for number in range(ROUNDS):
+        for name in names if number % 2 == 0 else names[::-1]:
+            measured[name].append(sides[name](half, number))
+    return measured
+
+
+def _paired(rounds: dict[str, list[Figures]], base: str) -> dict[str, Any]:
+    """The app's figures as the median of its rounds, and its share of `base` in each."""
+    return {
+        "app": Figures.median(rounds["app"]),
+        "shares": [
+            ours.rps / theirs.rps if theirs.rps else 0.0
+            for ours, theirs in zip(rounds["app"], rounds[base], strict=True)
+        ],
+        "compared_with": base,
+    }
+
+
+def merge_storms(storms: list[dict[str, Any]]) -> dict[str, Any]:
+    """The sign-in storms of several rounds as one: counts summed, rate and latencies their
+    median, the worst max."""
+    if len(storms) == 1:
+        return storms[0]
+    statuses: dict[str, int] = {}
+    for storm in storms:
+        for status, count in storm["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {
+        **{key: sum(storm[key] for storm in storms) for key in ("sent", "ok", "errors", "skipped")},
+        "statuses": statuses,
+        **{
+            key: sorted(storm[key] for storm in storms)[len(storms) // 2]
+            for key in ("rate_per_s", "p50_ms", "p99_ms")
+        },
+        "max_ms": max(storm["max_ms"] for storm in storms),
+    }
 
 
 def telemetry_pairs(
@@ -124,33 +210,36 @@ def telemetry_pairs(
     scenario: Scenario,
     roots: dict[str, int],
 ) -> tuple[Figures, list[tuple[float, float]]]:
-    """The app's CPU per request without and with its request telemetry, back to back,
-    TELEMETRY_ROUNDS times (half-length runs): each pair shares its half minute's machine load,
-    and the goal reads their median (bench/goals.py). The first run without is the
-    scenario's figures."""
-    half = argparse.Namespace(
+    """The app's CPU per request without and with its request telemetry, both loaded at the
+    same time with half the connections each (bench/wrk.py `load_together`), TELEMETRY_ROUNDS
+    half-length times: one pair shares every moment of the machine, where runs one after the
+    other read +7% to +27% for the same code. The goal reads the pairs' median
+    (bench/goals.py); the runs without are the scenario's figures."""
+    half = _half(arguments)
+    urls = {"untraced": targets["untraced"].client_url, "app": targets["app"].client_url}
+    rounds = [
+        load_together(half, urls, requests, max(scenario.connections // 2, 1), roots)
+        for _ in range(TELEMETRY_ROUNDS)
+    ]
+    pairs = [
+        (cpu_ms_per_request(run["untraced"], "untraced"), cpu_ms_per_request(run["app"], "app"))
+        for run in rounds
+    ]
+    return Figures.median([run["untraced"] for run in rounds]), pairs
+
+
+def _half(arguments: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(
         **{
             **vars(arguments),
             "warmup": min(arguments.warmup, 2),
             "duration": max(arguments.duration // 2, 3),
         }
     )
-    rounds: list[dict[str, Figures]] = []
-    for round_number in range(TELEMETRY_ROUNDS):
-        # Each side first in turn (ABBA...): whatever favours the second run of a pair (a
-        # warmer database, the first run's sockets still closing) favours neither side.
-        order = ("untraced", "app") if round_number % 2 == 0 else ("app", "untraced")
-        rounds.append(
-            {
-                side: load(half, targets[side].client_url, requests, scenario.connections, roots)
-                for side in order
-            }
-        )
-    pairs = [
-        (cpu_ms_per_request(run["untraced"], "untraced"), cpu_ms_per_request(run["app"], "app"))
-        for run in rounds
-    ]
-    return rounds[0]["untraced"], pairs
+
+
+def _profile_path(arguments: argparse.Namespace, scenario: Scenario) -> Path:
+    return RESULTS / f"{arguments.stamp}-{scenario.name}.stacks"
 
 
 def _constant_path(name: str) -> Callable[[str], str]:

@@ -32,8 +32,13 @@ class Result:
     storm: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     server: str = "app"  # the process tree that served it (cpu/request is its CPU)
-    # Without and with the request telemetry, back to back (bench/measure.py): CPU ms/request.
+    # Without and with the request telemetry, side by side (bench/measure.py): CPU ms/request.
     telemetry_pairs: list[tuple[float, float]] = field(default_factory=list)
+    # The app's share of `compared_with`'s requests/s in each of their alternating rounds
+    # (bench/measure.py `alternating`): "db_ceiling", or "alone" (the app without the edge or
+    # the storm).
+    shares: list[float] = field(default_factory=list)
+    compared_with: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -43,7 +48,9 @@ class Result:
     @property
     def db_ratio(self) -> float | None:
         """The app's share of its database ceiling's requests/s (what the goals judge)."""
-        return ratio(self.app.rps, self.db_ceiling.rps) if self.db_ceiling else None
+        if self.db_ceiling is None:
+            return None
+        return goals.median_share(self.shares, self.app.rps, self.db_ceiling.rps)
 
     @property
     def cpu_ms_per_request(self) -> float:
@@ -76,6 +83,9 @@ def print_result(result: Result) -> None:
                 f"  | cpu: {_cores(top)}",
                 flush=True,
             )
+    if result.shares:
+        shown = ", ".join(f"{share:.0%}" for share in result.shares)
+        print(f"   share of {result.compared_with} by round: {shown}", flush=True)
     if figures.errors:
         print(f"   errors: {figures.error_detail}", flush=True)
     if result.storm is not None:
@@ -102,6 +112,7 @@ def judge(results: list[Result]) -> list[dict[str, Any]]:
             extra,
             result.cpu_ms_per_request,
             tuple(result.telemetry_pairs),
+            tuple(result.shares),
         )
     return goals.evaluate(runs)
 

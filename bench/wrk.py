@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,31 @@ class Figures:
             max_ms=round(raw["max_us"] / 1000, 2),
             errors=sum(detail.values()),
             error_detail=detail,
+        )
+
+    @classmethod
+    def median(cls, runs: list[Figures]) -> Figures:
+        """Several runs of one side as one: each rate, latency and CPU figure their median (the
+        worst max), the requests and errors their sums."""
+        if len(runs) == 1:
+            return runs[0]
+        detail: dict[str, int] = {}
+        for run in runs:
+            for key, count in run.error_detail.items():
+                detail[key] = detail.get(key, 0) + count
+        return cls(
+            requests=sum(run.requests for run in runs),
+            rps=round(statistics.median(run.rps for run in runs), 1),
+            p50_ms=round(statistics.median(run.p50_ms for run in runs), 2),
+            p90_ms=round(statistics.median(run.p90_ms for run in runs), 2),
+            p99_ms=round(statistics.median(run.p99_ms for run in runs), 2),
+            max_ms=max(run.max_ms for run in runs),
+            errors=sum(run.errors for run in runs),
+            error_detail=detail,
+            cpu_cores={
+                name: round(statistics.median(run.cpu_cores.get(name, 0.0) for run in runs), 2)
+                for name in runs[0].cpu_cores
+            },
         )
 
 
@@ -111,3 +138,33 @@ def load(
     if spy is not None:
         spy.wait(timeout=60)
     return figures
+
+
+def load_together(
+    arguments: argparse.Namespace,
+    urls: dict[str, str],
+    requests_file: Path,
+    connections: int,
+    roots: dict[str, int],
+) -> dict[str, Figures]:
+    """One wrk per server at the same time, `connections` each, over one CPU sample: both
+    servers meet the same machine at every moment, so their CPU per request compares without
+    the drift that separates two runs taken one after the other."""
+
+    def run_all(seconds: int) -> list[dict[str, Any]]:
+        with ThreadPoolExecutor(len(urls)) as pool:
+            runs = [
+                pool.submit(run_wrk, url, requests_file, connections, seconds, arguments.threads)
+                for url in urls.values()
+            ]
+            return [run.result() for run in runs]
+
+    if arguments.warmup > 0:
+        run_all(arguments.warmup)
+    before = cpu.sample(roots)
+    raws = run_all(arguments.duration)
+    cores = cpu.cores_used(before, cpu.sample(roots))
+    return {
+        side: replace(Figures.from_wrk(raw), cpu_cores=cores)
+        for side, raw in zip(urls, raws, strict=True)
+    }
