@@ -174,6 +174,6 @@ def _kept(goal: Any, runs: dict[str, Run], name: str, base: str, share: float, t
 
 def _share_measured(reached: float, shares: tuple[float, ...]) -> str:
     if not shares:
-        return f"{reached:.0%}"
+        return f"{reached:.1%}"
     rounds = ", ".join(f"{share:.0%}" for share in shares)
-    return f"{reached:.0%}, the median of {len(shares)} rounds ({rounds})"
+    return f"{reached:.1%}, the median of {len(shares)} rounds ({rounds})"

@@ -2,8 +2,8 @@
 same load (and the sign-in storm where the scenario asks for it).
 
 A goal that compares two runs (the app with its database ceiling, through the edge or during
-the storm with the app alone) measures both sides in ROUNDS alternating rounds of half the
-run's length and reads the median of the rounds' shares: the machine's speed drifts by 25-50%
+the storm with the app alone) measures both sides in ROUNDS alternating rounds of a third of
+the run's length and reads the median of the rounds' shares: the machine's speed drifts by 25-50%
 over minutes (bench/README.md, "Paired rounds"), so two runs minutes apart compare the
 machine's moments as much as the servers."""
 
@@ -27,8 +27,10 @@ from bench.scenarios import Scenario
 from bench.wrk import Figures, load, load_together, requests_file
 from harness.processes import Service
 
-ROUNDS = 3  # per side of a compared pair; the median of three outvotes one disturbed round
-TELEMETRY_ROUNDS = 3
+# Rounds per side of a compared pair. One 6 s round's share of the same code moved between 43%
+# and 76% on this machine (bench/README.md, "Paired rounds"): the median of five outvotes two
+# disturbed rounds.
+ROUNDS = 5
 
 # A side of a comparison: measures once, given the run's settings and the round's number.
 Side = Callable[[argparse.Namespace, int], Figures]
@@ -159,15 +161,15 @@ def _measure_scenario(
 
 
 def alternating(arguments: argparse.Namespace, sides: dict[str, Side]) -> dict[str, list[Figures]]:
-    """Each side ROUNDS times at half the run's length, taking turns at going first (ABBA...):
+    """Each side ROUNDS times at a third of the run's length, taking turns at going first (ABBA...):
     whatever favours the later run of a round (a warmer database, the earlier run's sockets
     still closing) favours neither side, and a slow moment of the machine falls on both."""
-    half = _half(arguments)
+    short = _round_length(arguments)
     measured: dict[str, list[Figures]] = {name: [] for name in sides}
     names = list(sides)
     for number in range(ROUNDS):
         for name in names if number % 2 == 0 else names[::-1]:
-            measured[name].append(sides[name](half, number))
+            measured[name].append(sides[name](short, number))
     return measured
 
 
@@ -211,15 +213,15 @@ def telemetry_pairs(
     roots: dict[str, int],
 ) -> tuple[Figures, list[tuple[float, float]]]:
     """The app's CPU per request without and with its request telemetry, both loaded at the
-    same time with half the connections each (bench/wrk.py `load_together`), TELEMETRY_ROUNDS
-    half-length times: one pair shares every moment of the machine, where runs one after the
+    same time with half the connections each (bench/wrk.py `load_together`), ROUNDS times at a
+    third of the run's length: one pair shares every moment of the machine, where runs one after the
     other read +7% to +27% for the same code. The goal reads the pairs' median
     (bench/goals.py); the runs without are the scenario's figures."""
-    half = _half(arguments)
+    short = _round_length(arguments)
     urls = {"untraced": targets["untraced"].client_url, "app": targets["app"].client_url}
     rounds = [
-        load_together(half, urls, requests, max(scenario.connections // 2, 1), roots)
-        for _ in range(TELEMETRY_ROUNDS)
+        load_together(short, urls, requests, max(scenario.connections // 2, 1), roots)
+        for _ in range(ROUNDS)
     ]
     pairs = [
         (cpu_ms_per_request(run["untraced"], "untraced"), cpu_ms_per_request(run["app"], "app"))
@@ -228,12 +230,13 @@ def telemetry_pairs(
     return Figures.median([run["untraced"] for run in rounds]), pairs
 
 
-def _half(arguments: argparse.Namespace) -> argparse.Namespace:
+def _round_length(arguments: argparse.Namespace) -> argparse.Namespace:
+    """A round: a third of the run's measured seconds (4 s by default) after a 2 s warm-up."""
     return argparse.Namespace(
         **{
             **vars(arguments),
             "warmup": min(arguments.warmup, 2),
-            "duration": max(arguments.duration // 2, 3),
+            "duration": max(arguments.duration // 3, 3),
         }
     )
 
