@@ -232,9 +232,9 @@ def test_the_telemetry_goal_reads_the_median_of_its_back_to_back_pairs() -> None
 
 
 def test_a_paired_goal_reads_the_median_of_its_rounds_shares() -> None:
-    # Rounds of (app, ceiling): 600/1000, 500/1000 (a slow moment of the app), 700/1000. The
-    # median share is 60%; the medians' quotient would be 600/1000 as well, but the shares
-    # decide: a round where both sides were slow keeps its share.
+    # Three rounds' shares of the ceiling: 60%, 50% (a slow moment of the app alone), 70%. The
+    # goal reads their median, 60%, not the quotient of the two sides' median figures (600 of
+    # 2000 req/s here): a moment that slows both sides of a round leaves its share alone.
     shares = (0.6, 0.5, 0.7)
     runs = {
         goals.ITEMS: goals.Run(_Figures(600), _Figures(2000), shares=shares),
@@ -248,7 +248,7 @@ def test_a_paired_goal_reads_the_median_of_its_rounds_shares() -> None:
     edge = verdicts["items through nginx + TLS: >= 85% of items alone"]
     assert (edge["passed"], edge["measured"]) == (
         True,
-        "86%, the median of 3 rounds (90%, 84%, 86%)",
+        "86.0%, the median of 3 rounds (90%, 84%, 86%)",
     )
     # The table and the JSON print the share the goal judged.
     paired = report.Result(goals.ITEMS, "", 64, 0, wrk_figures(600), shares=list(shares))
