@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -81,8 +82,8 @@ def measure(
     ceilings: dict[str, Figures] = {}
     for scenario in scenarios:
         print(f"== {scenario.name}: {scenario.connections} connections", flush=True)
-        result = _measure_scenario(arguments, scenario, targets, work, roots)
-        result.body_bytes = bodies.get(scenario.ceiling, {}).get("bytes", 0)
+        body_bytes = bodies.get(scenario.ceiling, {}).get("bytes", 0)
+        result = _measure_scenario(arguments, scenario, body_bytes, targets, work, roots)
         if scenario.ceiling and scenario.ceiling not in ceilings:
             ceiling_file = requests_file(
                 work / f"{scenario.name}.ceiling",
@@ -96,8 +97,8 @@ def measure(
             result.ceiling = ceilings[scenario.ceiling]
         results.append(result)
         print_result(result)
-        if scenario.name in arguments.profile:
-            stacks = _profile_path(arguments, scenario)
+        stacks = _profile_path(arguments, scenario)
+        if scenario.name in arguments.profile and stacks.exists():  # the telemetry pairs: none
             result.notes.append(f"profiled: {stacks.name}")
             print(profile.summarise(stacks), flush=True)
     return results
@@ -106,6 +107,7 @@ def measure(
 def _measure_scenario(
     arguments: argparse.Namespace,
     scenario: Scenario,
+    body_bytes: int,
     targets: dict[str, Service],
     work: Path,
     roots: dict[str, int],
@@ -113,7 +115,7 @@ def _measure_scenario(
     """The scenario's figures: paired with what its goal compares it with, or one run."""
     app_file = requests_file(work / f"{scenario.name}.app", scenario.requests, str)
     app_url = targets["app"].client_url
-    result = partial(Result, scenario.name, scenario.label, scenario.connections, 0)
+    result = partial(Result, scenario.name, scenario.label, scenario.connections, body_bytes)
 
     def side(url: str, requests: Path = app_file, profiled: bool = False) -> Side:
         def run(settings: argparse.Namespace, number: int) -> Figures:
@@ -198,7 +200,7 @@ def merge_storms(storms: list[dict[str, Any]]) -> dict[str, Any]:
         **{key: sum(storm[key] for storm in storms) for key in ("sent", "ok", "errors", "skipped")},
         "statuses": statuses,
         **{
-            key: sorted(storm[key] for storm in storms)[len(storms) // 2]
+            key: statistics.median(storm[key] for storm in storms)
             for key in ("rate_per_s", "p50_ms", "p99_ms")
         },
         "max_ms": max(storm["max_ms"] for storm in storms),
