@@ -2,16 +2,20 @@
 (local) or one JSON object per line (LOG_FORMAT=json, the default with ENV=prod), so a log
 shipper never meets a stray text line. Every record carries the id of the request being served
 (`api/request_context.request_id`), and whatever a caller passes in `extra=` (the audit events'
-`event`, `user_id`, ...) becomes a field of its own."""
+`event`, `user_id`, ...) becomes a field of its own.
+
+One kind of line is not a logging record: the request lines with LOG_FORMAT=json (`RequestLog`)."""
 
 from __future__ import annotations
 
 import logging
 import logging.config
+import select
 import sys
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple, TextIO
 
 import msgspec
 
@@ -51,6 +55,10 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _iso_time(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request_id, the `extra=` fields
     and, for an exception, its traceback as one string (still one line).
@@ -63,7 +71,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": _iso_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -143,3 +151,119 @@ def _log_uncaught(kind: type[BaseException], error: BaseException, traceback: An
         sys.__excepthook__(kind, error, traceback)
         return
     logging.getLogger("wapang").critical("uncaught exception", exc_info=(kind, error, traceback))
+
+
+REQUEST_LOGGER = "wapang.request"
+request_logger = logging.getLogger(REQUEST_LOGGER)
+
+
+class RequestLine(NamedTuple):
+    """What the line of one answered request says."""
+
+    time: float  # time.time() when it was answered
+    request_id: str
+    method: str
+    route: str  # the template, never the raw path: one series per route
+    path: str
+    status: int
+    seconds: float
+    user_id: str | None
+    client: str | None  # the client's address as the edge saw it
+
+
+class _JsonRequestLine(msgspec.Struct):
+    """JsonFormatter's fields for a record of `wapang.request`, in its order, and the line's."""
+
+    time: str
+    level: str
+    logger: str
+    message: str
+    request_id: str
+    method: str
+    route: str
+    path: str
+    status: int
+    duration_ms: float
+    user_id: str | None
+    client: str | None
+
+
+class RequestLog:
+    """Writes request lines, many at a time (api/telemetry.py buffers them): with
+    LOG_FORMAT=json as the very objects JsonFormatter writes, encoded by msgspec in one call and
+    written in pieces of whole lines, each at most PIPE_BUF bytes, so that on the pipe every
+    worker shares (docker's log) no piece is interleaved with another process's; with
+    LOG_FORMAT=text through logging, one record each.
+
+    The JSON lines skip logging's records on purpose: served under load, a record through
+    logging's handler machinery cost 50-60 µs of CPU, five times its cost in a quiet loop
+    (bench/README.md, "Request logging and metrics"). Every other line is a record."""
+
+    def __init__(self, log_format: LogFormat, stream: TextIO | None = None) -> None:
+        self._json = log_format is LogFormat.JSON
+        self._stream = stream  # None: sys.stderr when writing, as the logging handler's
+        self._encoder = msgspec.json.Encoder()
+
+    def write(self, lines: Sequence[RequestLine]) -> None:
+        if not lines or not request_logger.isEnabledFor(logging.INFO):
+            return
+        if self._json:
+            self._write_json(lines)
+            return
+        for line in lines:
+            request_logger.info(
+                "%s %s %s",
+                line.method,
+                line.route,
+                line.status,
+                extra={
+                    "request_id": line.request_id,
+                    "method": line.method,
+                    "route": line.route,
+                    "path": line.path,
+                    "status": line.status,
+                    "duration_ms": round(line.seconds * 1000, 2),
+                    "user_id": line.user_id,
+                    "client": line.client,
+                },
+            )
+
+    def _write_json(self, lines: Sequence[RequestLine]) -> None:
+        objects = [
+            _JsonRequestLine(
+                _iso_time(line.time),
+                "info",
+                REQUEST_LOGGER,
+                f"{line.method} {line.route} {line.status}",
+                line.request_id,
+                line.method,
+                line.route,
+                line.path,
+                line.status,
+                round(line.seconds * 1000, 2),
+                line.user_id,
+                line.client,
+            )
+            for line in lines
+        ]
+        stream = self._stream or sys.stderr
+        try:
+            for piece in _whole_lines(self._encoder.encode_lines(objects), select.PIPE_BUF):
+                stream.write(piece.decode())
+                stream.flush()
+        except (OSError, ValueError):  # stderr closed: as a logging handler, never fail a request
+            pass
+
+
+def _whole_lines(data: bytes, limit: int) -> Iterator[bytes]:
+    """`data` in pieces of whole lines, each at most `limit` bytes unless a line alone is
+    longer."""
+    start = 0
+    while len(data) - start > limit:
+        cut = data.rfind(b"\n", start, start + limit) + 1
+        if cut <= start:
+            cut = data.index(b"\n", start) + 1
+        yield data[start:cut]
+        start = cut
+    if start < len(data):
+        yield data[start:]

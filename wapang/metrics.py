@@ -6,7 +6,8 @@ imports this module, so prometheus_client keeps every worker's values in files t
 by the tests, or by a bare `uvicorn`), the values are the one process's.
 
 Other modules increment these; none defines metrics of its own:
-- `http_requests_total`, `http_request_duration_seconds`: the request middleware.
+- `http_requests_total`, `http_request_duration_seconds`: the request middleware, through
+  api/telemetry.py (a batch at a time, with the request lines).
 - `wapang_db_pool_connections_in_use`, `wapang_db_pool_wait_seconds`: db/sessions.py.
 - `wapang_ready`: /metrics itself, on each scrape.
 - `wapang_signin_throttled_total`: each sign-in refused by the throttle.

@@ -5,9 +5,12 @@ status, duration and user; `/metrics` sums both workers."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import re
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -18,7 +21,8 @@ import httpx
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.api.conftest import serving
+from harness.apps import clean_env, serve_app
+from tests.api.conftest import server_env, serving
 from tests.api.shop import sign_up, unique_phone
 
 
@@ -99,14 +103,14 @@ def scraped(text: str, name: str, **labels: str) -> float:
     raise AssertionError(f"no {name}{labels} in the scrape")
 
 
-def per_worker(directory: Path, route: str) -> dict[str, float]:
-    """http_requests_total for GET `route` 200, by worker pid, from the workers' own files."""
+def per_worker(directory: Path, route: str, status: str = "200") -> dict[str, float]:
+    """http_requests_total for GET `route` `status`, by worker pid, from the workers' own files."""
     counts: dict[str, float] = {}
     for path in directory.glob("counter_*.db"):
         pid = path.stem.removeprefix("counter_")
         for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path)):  # type: ignore[no-untyped-call]
             _, sample, labels, _ = json.loads(key)
-            wanted = {"method": "GET", "route": route, "status": "200"}
+            wanted = {"method": "GET", "route": route, "status": status}
             if sample == "http_requests_total" and labels == wanted:
                 counts[pid] = counts.get(pid, 0) + value
     return counts
@@ -148,3 +152,54 @@ def test_a_scrape_sums_both_workers(tmp_path: Path) -> None:
         assert scraped(text, "wapang_ready") == 1
         assert scraped(text, "wapang_db_pool_wait_seconds_count", pool="read") >= 1
         assert re.search(r"^wapang_db_pool_connections_in_use\{pool=\"read\"\} ", text, re.M)
+
+
+def test_two_workers_writing_one_pipe_deliver_every_request_line_once(tmp_path: Path) -> None:
+    """As under docker, both workers write into one pipe: 600 request lines of 1.5 kB, held and
+    written a batch at a time (up to the workers' stop), arrive whole, each exactly once. That
+    no piece of a batch exceeds PIPE_BUF, the pipe's unit of an uninterrupted write, is checked
+    in tests/unit/test_request_lines.py."""
+    pipe = tmp_path / "stderr.pipe"
+    os.mkfifo(pipe)
+    received = bytearray()
+
+    def read_the_pipe() -> None:
+        with open(pipe, "rb", buffering=0) as reading:
+            while chunk := reading.read(65536):
+                received.extend(chunk)
+
+    reader = threading.Thread(target=read_the_pipe)
+    reader.start()
+    metrics_dir = tmp_path / "metrics"
+    env = server_env(
+        "sqlite", tmp_path, "", LOG_FORMAT="json", PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)
+    )
+    service = serve_app("wapang", pipe, clean_env(**env), "--workers", "2", cwd=tmp_path)
+    try:
+        service.wait_ready(warm=0)
+        sent = [f"pipe-{number}" for number in range(600)]
+
+        async def send_all() -> None:
+            limits = httpx.Limits(max_connections=48)
+            async with httpx.AsyncClient(base_url=service.url, limits=limits) as http:
+                answers = await asyncio.gather(
+                    *(
+                        http.get("/unknown/" + "x" * 1500, headers={"X-Request-ID": one})
+                        for one in sent
+                    )
+                )
+            assert {answer.status_code for answer in answers} == {404}
+
+        asyncio.run(send_all())
+        workers = settled(lambda: per_worker(metrics_dir, "unmatched", "404"), len(sent))
+    finally:
+        service.stop(timeout=15)
+        reader.join(timeout=30)
+    assert len(workers) == 2, f"one worker served every request: {workers}"
+    entries = json_lines(received.decode())
+    logged = [
+        entry["request_id"]
+        for entry in entries
+        if entry["logger"] == "wapang.request" and entry["request_id"].startswith("pipe-")
+    ]
+    assert sorted(logged) == sorted(sent)

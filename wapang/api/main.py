@@ -29,6 +29,7 @@ from wapang.api.reviews.router import router as reviews_router
 from wapang.api.signin.router import router as signin_router
 from wapang.api.signin.throttle import SignInBackoff
 from wapang.api.stores.router import router as stores_router
+from wapang.api.telemetry import RequestTelemetryBuffer
 from wapang.api.users.router import router as users_router
 from wapang.config import ConfigError, Settings
 from wapang.db.sessions import Database
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         active = settings or _load_settings()
         app.state.settings = active
         app.state.database = Database(active)
+        app.state.request_telemetry = RequestTelemetryBuffer(active.log_format)
         app.state.tokens = TokenService(active)
         if not active.serves_documentation:
             _remove_documentation(app)
@@ -70,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.database.dispose()
+            app.state.request_telemetry.flush()
             worker_exited(os.getpid())
 
     app = FastAPI(

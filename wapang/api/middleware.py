@@ -17,11 +17,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wapang.api.errors import PayloadTooLarge, ServiceUnavailable, error_response
 from wapang.api.request_context import request_id
+from wapang.api.telemetry import RequestTelemetryBuffer
 from wapang.db.sessions import request_deadline
-from wapang.metrics import UNMATCHED_ROUTE, observe_request
+from wapang.logs import RequestLine
+from wapang.metrics import UNMATCHED_ROUTE
 
 logger = logging.getLogger("wapang")
-request_logger = logging.getLogger("wapang.request")
 
 _EDGE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # The edge sets the same headers; the app sets them too so that a path without nginx (the
@@ -161,9 +162,10 @@ class ResponseHeaders(HttpMiddleware):
 
 
 class RequestTelemetry(HttpMiddleware):
-    """One log line and the request metrics per request, after the answer: method, route
-    template (never the raw path: one series per route), status, duration, the signed-in user
-    when known and the client's address as the edge saw it (uvicorn's proxy headers)."""
+    """One log line and the request metrics per request, after the answer (api/telemetry.py
+    writes them, a batch at a time): method, route template (never the raw path: one series
+    per route), status, duration, the signed-in user when known and the client's address as
+    the edge saw it (uvicorn's proxy headers)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,20 +191,18 @@ class RequestTelemetry(HttpMiddleware):
         templates: Mapping[int, str] = scope["app"].state.route_templates
         template = templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
         method: str = scope["method"]
-        observe_request(method, template, status, seconds)
         client = scope.get("client")
-        request_logger.info(
-            "%s %s %s",
-            method,
-            template,
-            status,
-            extra={
-                "method": method,
-                "route": template,
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-                "user_id": scope.get("state", {}).get("user_id"),
-                "client": client[0] if client else None,
-            },
+        buffer: RequestTelemetryBuffer = scope["app"].state.request_telemetry
+        buffer.record(
+            RequestLine(
+                time.time(),
+                request_id.get(),
+                method,
+                template,
+                scope["path"],
+                status,
+                seconds,
+                scope.get("state", {}).get("user_id"),
+                client[0] if client else None,
+            )
         )
