@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import logging.config
+import math
 import select
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, NamedTuple, TextIO
 
 import msgspec
@@ -56,7 +58,17 @@ class RequestIdFilter(logging.Filter):
 
 
 def _iso_time(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    """`2026-12-07T03:06:09.528+00:00`, as `datetime.isoformat(timespec="milliseconds")` writes
+    it (the fraction rounded to the microsecond, then cut to the millisecond)."""
+    fraction, whole = math.modf(created)
+    microseconds = round(fraction * 1_000_000)
+    second = int(whole) + microseconds // 1_000_000
+    return f"{_iso_second(second)}.{microseconds % 1_000_000 // 1000:03d}+00:00"
+
+
+@lru_cache(maxsize=8)  # a batch of request lines shares a second or two
+def _iso_second(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class JsonFormatter(logging.Formatter):

@@ -16,6 +16,7 @@ Other modules increment these; none defines metrics of its own:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 from prometheus_client import (
@@ -70,17 +71,27 @@ idempotent_replays = Counter(
 UNMATCHED_ROUTE = "unmatched"  # raw paths would make one series per scanner probe
 
 
-def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    """Counts one answered request and its duration."""
-    counted, timed = _request_series(method, route, status)
-    counted.inc()
-    timed.observe(seconds)
+def observe_requests(answered: Iterable[tuple[str, str, int, float]]) -> None:
+    """Counts answered requests, each a (method, route template, status, seconds), and their
+    durations: a batch at a time (api/telemetry.py), one increment per series and batch."""
+    counts: dict[tuple[str, str, int], int] = {}
+    for method, route, status, seconds in answered:
+        series = (method, route, status)
+        counts[series] = counts.get(series, 0) + 1
+        _duration_series(route).observe(seconds)
+    for (method, route, status), count in counts.items():
+        _count_series(method, route, status).inc(count)
 
 
+# `labels()` takes a lock and builds a key each time: each series is looked up once.
 @lru_cache(maxsize=4096)  # methods x route templates x statuses: a few hundred series
-def _request_series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
-    """A request's series, looked up once: `labels()` takes a lock and builds a key each time."""
-    return http_requests.labels(method, route, str(status)), http_request_duration.labels(route)
+def _count_series(method: str, route: str, status: int) -> Counter:
+    return http_requests.labels(method, route, str(status))
+
+
+@lru_cache(maxsize=512)
+def _duration_series(route: str) -> Histogram:
+    return http_request_duration.labels(route)
 
 
 def exposition() -> tuple[bytes, str]:

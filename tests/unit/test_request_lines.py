@@ -12,6 +12,7 @@ import logging
 import select
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
@@ -24,6 +25,7 @@ from wapang.logs import (
     RequestIdFilter,
     RequestLine,
     RequestLog,
+    _iso_time,
     _whole_lines,
 )
 
@@ -119,6 +121,12 @@ def test_whole_lines_keep_a_line_longer_than_the_limit_whole_and_alone() -> None
     assert list(_whole_lines(b"", 4)) == []
 
 
+def started(log_format: LogFormat) -> RequestTelemetryBuffer:
+    buffer = RequestTelemetryBuffer()
+    buffer.start(log_format)
+    return buffer
+
+
 def served_count() -> float:
     labels = {"method": "GET", "route": "/api/users/me", "status": "200"}
     return REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
@@ -128,7 +136,7 @@ async def test_with_json_a_batch_is_written_after_the_flush_delay_with_its_metri
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream = io.StringIO()
-    buffer = RequestTelemetryBuffer(LogFormat.JSON)
+    buffer = started(LogFormat.JSON)
     monkeypatch.setattr(buffer, "_log", RequestLog(LogFormat.JSON, stream))
     counted_before = served_count()
 
@@ -152,7 +160,7 @@ async def test_with_json_a_batch_is_written_after_the_flush_delay_with_its_metri
 
 async def test_with_json_a_full_buffer_is_written_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     stream = io.StringIO()
-    buffer = RequestTelemetryBuffer(LogFormat.JSON)
+    buffer = started(LogFormat.JSON)
     monkeypatch.setattr(buffer, "_log", RequestLog(LogFormat.JSON, stream))
     for number in range(telemetry.MOST_PENDING):
         buffer.record(a_line(number))
@@ -168,7 +176,7 @@ def test_with_text_or_outside_an_event_loop_each_line_is_written_at_once(
     log_format: LogFormat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[list[RequestLine]] = []
-    buffer = RequestTelemetryBuffer(log_format)
+    buffer = started(log_format)
     monkeypatch.setattr(buffer._log, "write", lambda lines: written.append(list(lines)))
     line = a_line(1)
     buffer.record(line)
@@ -180,3 +188,12 @@ def test_below_info_nothing_is_written() -> None:
     logging.getLogger("wapang.request").setLevel(logging.WARNING)
     RequestLog(LogFormat.JSON, stream).write([a_line()])
     assert stream.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "created",
+    [0.0, 1796624243.0, 1796624243.6599998, 1796624243.9995, 1796624243.9999996, 1796624243.0004],
+)
+def test_the_time_is_written_as_isoformat_writes_it(created: float) -> None:
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert _iso_time(created) == expected

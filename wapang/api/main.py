@@ -53,13 +53,14 @@ API_ROUTERS = (
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. Without `settings`, they are loaded and validated when it starts."""
+    telemetry = RequestTelemetryBuffer()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         active = settings or _load_settings()
         app.state.settings = active
         app.state.database = Database(active)
-        app.state.request_telemetry = RequestTelemetryBuffer(active.log_format)
+        telemetry.start(active.log_format)
         app.state.tokens = TokenService(active)
         if not active.serves_documentation:
             _remove_documentation(app)
@@ -72,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.database.dispose()
-            app.state.request_telemetry.flush()
+            telemetry.flush()
             worker_exited(os.getpid())
 
     app = FastAPI(
@@ -89,8 +90,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestDeadline)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(StripTrailingSlash)
-    app.state.route_templates = _route_templates()
-    app.add_middleware(RequestTelemetry)  # inside ResponseHeaders: the request id is set
+    # Inside ResponseHeaders: the request id is set.
+    app.add_middleware(RequestTelemetry, buffer=telemetry, templates=_route_templates())
     app.add_middleware(ResponseHeaders)
     return app
 

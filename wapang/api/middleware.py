@@ -167,6 +167,13 @@ class RequestTelemetry(HttpMiddleware):
     per route), status, duration, the signed-in user when known and the client's address as
     the edge saw it (uvicorn's proxy headers)."""
 
+    def __init__(
+        self, app: ASGIApp, buffer: RequestTelemetryBuffer, templates: Mapping[int, str]
+    ) -> None:
+        super().__init__(app)
+        self.buffer = buffer
+        self.templates = templates  # each API route's full path template, by the route's id
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -185,15 +192,12 @@ class RequestTelemetry(HttpMiddleware):
         finally:
             self.record(scope, status, time.perf_counter() - started)
 
-    @staticmethod
-    def record(scope: Scope, status: int, seconds: float) -> None:
+    def record(self, scope: Scope, status: int, seconds: float) -> None:
         route = scope.get("route")
-        templates: Mapping[int, str] = scope["app"].state.route_templates
-        template = templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
+        template = self.templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
         method: str = scope["method"]
         client = scope.get("client")
-        buffer: RequestTelemetryBuffer = scope["app"].state.request_telemetry
-        buffer.record(
+        self.buffer.record(
             RequestLine(
                 time.time(),
                 request_id.get(),

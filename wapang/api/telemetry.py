@@ -17,19 +17,26 @@ import asyncio
 import atexit
 
 from wapang.logs import LogFormat, RequestLine, RequestLog
-from wapang.metrics import observe_request
+from wapang.metrics import observe_requests
 
 FLUSH_SECONDS = 0.1
 MOST_PENDING = 256
 
 
 class RequestTelemetryBuffer:
-    def __init__(self, log_format: LogFormat) -> None:
-        self._log = RequestLog(log_format)
-        self._batched = log_format is LogFormat.JSON
+    """The app's, made with it; written at once (as with text) until `start` gives it the log
+    format the settings name."""
+
+    def __init__(self) -> None:
+        self._log = RequestLog(LogFormat.TEXT)
+        self._batched = False
         self._pending: list[RequestLine] = []
         self._scheduled: asyncio.TimerHandle | None = None
         atexit.register(self.flush)
+
+    def start(self, log_format: LogFormat) -> None:
+        self._log = RequestLog(log_format)
+        self._batched = log_format is LogFormat.JSON
 
     def record(self, line: RequestLine) -> None:
         self._pending.append(line)
@@ -43,8 +50,7 @@ class RequestTelemetryBuffer:
             self._scheduled.cancel()
             self._scheduled = None
         lines, self._pending = self._pending, []
-        for line in lines:
-            observe_request(line.method, line.route, line.status, line.seconds)
+        observe_requests((line.method, line.route, line.status, line.seconds) for line in lines)
         self._log.write(lines)
 
     def _flush_soon(self) -> None:
