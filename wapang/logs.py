@@ -182,6 +182,14 @@ class RequestLine(NamedTuple):
     user_id: str | None
     client: str | None  # the client's address as the edge saw it
 
+    @property
+    def message(self) -> str:
+        return f"{self.method} {self.route} {self.status}"
+
+    @property
+    def duration_ms(self) -> float:
+        return round(self.seconds * 1000, 2)
+
 
 class _JsonRequestLine(msgspec.Struct):
     """JsonFormatter's fields for a record of `wapang.request`, in its order, and the line's."""
@@ -224,17 +232,14 @@ class RequestLog:
             return
         for line in lines:
             request_logger.info(
-                "%s %s %s",
-                line.method,
-                line.route,
-                line.status,
+                line.message,
                 extra={
                     "request_id": line.request_id,
                     "method": line.method,
                     "route": line.route,
                     "path": line.path,
                     "status": line.status,
-                    "duration_ms": round(line.seconds * 1000, 2),
+                    "duration_ms": line.duration_ms,
                     "user_id": line.user_id,
                     "client": line.client,
                 },
@@ -246,13 +251,13 @@ class RequestLog:
                 _iso_time(line.time),
                 "info",
                 REQUEST_LOGGER,
-                f"{line.method} {line.route} {line.status}",
+                line.message,
                 line.request_id,
                 line.method,
                 line.route,
                 line.path,
                 line.status,
-                round(line.seconds * 1000, 2),
+                line.duration_ms,
                 line.user_id,
                 line.client,
             )
