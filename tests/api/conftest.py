@@ -3,7 +3,7 @@ MariaDB, each on a fresh migrated database."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -86,9 +86,33 @@ def server(
         yield running
 
 
+# A served test's log file and its size when the test began (the `http` fixture).
+_SERVED_LOG = pytest.StashKey[tuple[Path, int]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A served test that fails shows what its server logged while it ran: an unexpected 503
+    or 500 is explained there (the driver's reason, the traceback), and the log file goes with
+    the test's temporary directory."""
+    report: pytest.TestReport = yield
+    served: tuple[Path, int] | None = item.stash.get(_SERVED_LOG, None)
+    if report.failed and served is not None:
+        log, start = served
+        with log.open("rb") as lines:
+            lines.seek(start)
+            logged = lines.read().decode(errors="replace").splitlines()
+        report.sections.append(("server log during the test", "\n".join(logged[-200:])))
+    return report
+
+
 @pytest.fixture
-async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
+async def http(server: Server, request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the served API over HTTP."""
+    log = server.service.log
+    request.node.stash[_SERVED_LOG] = (log, log.stat().st_size)
     # Enough connections that every concurrent request of a test is in flight at once.
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30, limits=limits) as client:
