@@ -90,7 +90,7 @@ http {{
     uwsgi_temp_path       {prefix}/temp/uwsgi;
     scgi_temp_path        {prefix}/temp/scgi;
     include {conf_d}/*.conf;
-    access_log {prefix}/logs/access.log wapang_json;  # after the include that defines it
+    access_log {prefix}/logs/access.log wapang_json buffer=64k flush=1s;  # after the include
 }}
 """
 
